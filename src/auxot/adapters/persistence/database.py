@@ -1,0 +1,114 @@
+"""Database URLs: ``memory://``, ``sqlite:///relative/or//absolute/path``,
+``postgresql://user:password@host:port/dbname``.
+
+One URL configures the event stores of both applications and the read models beside
+them; the read models always live in the same database as the events they follow.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+import attrs
+
+from auxot.application.ports import WorkView
+from auxot.application.stores import AuxotApplication
+
+Backend = Literal["memory", "sqlite", "postgres"]
+
+
+class DatabaseUrlError(ValueError):
+    pass
+
+
+@attrs.frozen
+class Database:
+    backend: Backend
+    path: str = ""
+    host: str = ""
+    port: int = 5432
+    user: str = ""
+    password: str = ""
+    dbname: str = ""
+    pool_size: int = 10
+
+    def env(self, app_name: str) -> dict[str, str]:
+        """The eventsourcing settings for the application named ``app_name``."""
+        if self.backend == "memory":
+            return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        if self.backend == "sqlite":
+            from auxot.adapters.persistence import sqlite
+
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": self.path,
+                "SQLITE_LOCK_TIMEOUT": "30",
+                "APPLICATION_RECORDER_TOPIC": sqlite.events_recorder_topic(app_name),
+            }
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.dbname,
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+            "POSTGRES_POOL_SIZE": str(self.pool_size),
+            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_LOCK_TIMEOUT": "30",
+        }
+
+    def work_view(self, work: AuxotApplication) -> WorkView:
+        """The work status view, sharing the work log's connection pool."""
+        if self.backend == "memory":
+            from auxot.adapters.persistence.memory import MemoryWorkView
+
+            return work.factory.tracking_recorder(MemoryWorkView)  # type: ignore[no-any-return]
+        if self.backend == "sqlite":
+            from auxot.adapters.persistence.sqlite import SQLiteWorkView
+
+            return work.factory.tracking_recorder(SQLiteWorkView)  # type: ignore[no-any-return]
+        from auxot.adapters.persistence.postgres import PostgresWorkView
+
+        return work.factory.tracking_recorder(PostgresWorkView)  # type: ignore[no-any-return]
+
+    def describe(self) -> str:
+        """The URL without its password, for logs and banners."""
+        if self.backend == "memory":
+            return "memory://"
+        if self.backend == "sqlite":
+            return f"sqlite:///{self.path}"
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname}"
+
+
+def parse_database_url(url: str) -> Database:
+    parts = urlsplit(url)
+    if parts.scheme == "memory":
+        return Database("memory")
+    if parts.scheme == "sqlite":
+        # sqlite:///auxot.db is relative; sqlite:////var/lib/auxot.db is absolute.
+        path = unquote(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else ""
+        if not path:
+            raise DatabaseUrlError(f"'{url}' names no file: use sqlite:///path/to/auxot.db")
+        return Database("sqlite", path=path)
+    if parts.scheme in ("postgresql", "postgres"):
+        dbname = parts.path.lstrip("/")
+        if not parts.hostname or not dbname:
+            raise DatabaseUrlError(
+                f"'{url}' needs a host and a database: postgresql://user@host:5432/dbname"
+            )
+        try:
+            port = parts.port or 5432
+        except ValueError as exc:
+            raise DatabaseUrlError(f"'{url}' has a bad port") from exc
+        return Database(
+            "postgres",
+            host=parts.hostname,
+            port=port,
+            user=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            dbname=dbname,
+        )
+    raise DatabaseUrlError(
+        f"unsupported database URL '{url}': use memory://, sqlite:///path or postgresql://..."
+    )

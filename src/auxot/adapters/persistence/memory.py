@@ -1,0 +1,34 @@
+"""The in-memory work view, for ``memory://`` (tests, the testing kit, quick embedding)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.popo import POPOTrackingRecorder
+
+from auxot.application.ports import WorkRow
+
+
+class MemoryWorkView(POPOTrackingRecorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: dict[UUID, WorkRow] = {}
+
+    def save(self, rows: Sequence[WorkRow], tracking: Tracking) -> None:
+        with self._database_lock:
+            self._assert_tracking_uniqueness(tracking)
+            for row in rows:
+                self._rows[row.work_id] = row
+            self._insert_tracking(tracking)
+
+    def get(self, work_id: UUID) -> WorkRow | None:
+        return self._rows.get(work_id)
+
+    def due(self, now: datetime, limit: int) -> list[UUID]:
+        with self._database_lock:
+            due = [r for r in self._rows.values() if r.due_at is not None and r.due_at <= now]
+        due.sort(key=lambda r: (r.due_at, r.work_id))
+        return [r.work_id for r in due[:limit]]

@@ -1,0 +1,79 @@
+"""PostgreSQL: the work view beside the work log's tables, sharing its pool."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from psycopg.sql import SQL, Identifier
+
+from auxot.application.ports import WorkRow
+
+_COLUMNS = SQL("work_id, intake_id, workflow_id, status, version, due_at, updated_at, record")
+
+
+class PostgresWorkView(PostgresTrackingRecorder):
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self._table = SQL("{0}.{1}").format(
+            Identifier(datastore.schema or "public"), Identifier("work_status")
+        )
+        self.sql_create_statements.extend([
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} ("
+                "work_id uuid PRIMARY KEY, intake_id uuid NOT NULL, workflow_id uuid NOT NULL, "
+                "status text NOT NULL, version integer NOT NULL, due_at timestamptz, "
+                "updated_at timestamptz NOT NULL, record bytea NOT NULL)"
+            ).format(self._table),
+            SQL(
+                "CREATE INDEX IF NOT EXISTS work_status_due ON {0} (due_at) "
+                "WHERE due_at IS NOT NULL"
+            ).format(self._table),
+        ])
+
+    def save(self, rows: Sequence[WorkRow], tracking: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.executemany(
+                SQL(
+                    "INSERT INTO {0} ({1}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (work_id) DO UPDATE SET status = EXCLUDED.status, "
+                    "version = EXCLUDED.version, due_at = EXCLUDED.due_at, "
+                    "updated_at = EXCLUDED.updated_at, record = EXCLUDED.record"
+                ).format(self._table, _COLUMNS),
+                [
+                    (r.work_id, r.intake_id, r.workflow_id, r.status, r.version, r.due_at,
+                     r.updated_at, r.record)
+                    for r in rows
+                ],
+            )
+            self._insert_tracking(curs, tracking)
+
+    def get(self, work_id: UUID) -> WorkRow | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT {1} FROM {0} WHERE work_id = %s").format(self._table, _COLUMNS),
+                (work_id,),
+                prepare=True,
+            )
+            found = curs.fetchone()
+        return None if found is None else WorkRow(**{k: found[k] for k in _FIELDS})
+
+    def due(self, now: datetime, limit: int) -> list[UUID]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL(
+                    "SELECT work_id FROM {0} WHERE due_at IS NOT NULL AND due_at <= %s "
+                    "ORDER BY due_at, work_id LIMIT %s"
+                ).format(self._table),
+                (now, limit),
+                prepare=True,
+            )
+            return [r["work_id"] for r in curs.fetchall()]
+
+
+_FIELDS = ("work_id", "intake_id", "workflow_id", "status", "version", "due_at",
+           "updated_at", "record")

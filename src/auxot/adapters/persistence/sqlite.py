@@ -1,0 +1,102 @@
+"""SQLite: per-application event tables and the work view, in one database file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore, SQLiteTrackingRecorder
+
+from auxot.application.ports import WorkRow
+
+
+class RegistryEventsRecorder(SQLiteApplicationRecorder):
+    def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, events_table_name="registry_events")
+
+
+class WorkEventsRecorder(SQLiteApplicationRecorder):
+    def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, events_table_name="work_events")
+
+
+_RECORDERS = {"registry": RegistryEventsRecorder, "work": WorkEventsRecorder}
+
+
+def events_recorder_topic(app_name: str) -> str:
+    """Each application gets its own events table (the library's default is one shared
+    ``stored_events`` table, which two applications in one file would both write)."""
+    cls = _RECORDERS[app_name]
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+_COLUMNS = "work_id, intake_id, workflow_id, status, version, due_at, updated_at, record"
+
+
+class SQLiteWorkView(SQLiteTrackingRecorder):
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            "CREATE TABLE IF NOT EXISTS work_status ("
+            "work_id TEXT PRIMARY KEY, intake_id TEXT NOT NULL, workflow_id TEXT NOT NULL, "
+            "status TEXT NOT NULL, version INTEGER NOT NULL, due_at REAL, "
+            "updated_at REAL NOT NULL, record BLOB NOT NULL) WITHOUT ROWID",
+            "CREATE INDEX IF NOT EXISTS work_status_due ON work_status (due_at) "
+            "WHERE due_at IS NOT NULL",
+        ]
+
+    def save(self, rows: Sequence[WorkRow], tracking: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.executemany(
+                f"INSERT OR REPLACE INTO work_status ({_COLUMNS}) "  # noqa: S608
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [_params(row) for row in rows],
+            )
+            self._insert_tracking(c, tracking)
+
+    def get(self, work_id: UUID) -> WorkRow | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT {_COLUMNS} FROM work_status WHERE work_id = ?",  # noqa: S608
+                (work_id.hex,),
+            )
+            found = c.fetchone()
+        return None if found is None else _row(found)
+
+    def due(self, now: datetime, limit: int) -> list[UUID]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT work_id FROM work_status WHERE due_at IS NOT NULL AND due_at <= ? "
+                "ORDER BY due_at, work_id LIMIT ?",
+                (now.timestamp(), limit),
+            )
+            return [UUID(hex=r[0]) for r in c.fetchall()]
+
+
+def _params(row: WorkRow) -> tuple[Any, ...]:
+    return (
+        row.work_id.hex,
+        row.intake_id.hex,
+        row.workflow_id.hex,
+        row.status,
+        row.version,
+        None if row.due_at is None else row.due_at.timestamp(),
+        row.updated_at.timestamp(),
+        row.record,
+    )
+
+
+def _row(r: Any) -> WorkRow:
+    return WorkRow(
+        work_id=UUID(hex=r[0]),
+        intake_id=UUID(hex=r[1]),
+        workflow_id=UUID(hex=r[2]),
+        status=r[3],
+        version=r[4],
+        due_at=None if r[5] is None else datetime.fromtimestamp(r[5], UTC),
+        updated_at=datetime.fromtimestamp(r[6], UTC),
+        record=bytes(r[7]),
+    )

@@ -1,0 +1,2 @@
+"""Provider adapters: ``scripted`` (offline, deterministic) and ``openai`` (any
+OpenAI-compatible chat-completions endpoint)."""

@@ -1,0 +1,56 @@
+"""The scripted provider: offline and deterministic, for the demo and for tests.
+
+Settings (all optional):
+  reply:   fixed reply text (a Jinja template over ``prompt`` and ``step``);
+  replies: per-step replies, ``{step_key: text}``, taking precedence over ``reply``;
+  fail:    an error message: every call fails with it (``retryable: true`` marks it
+           transient);
+  delay:   seconds each call takes (bounded by ``timeout``);
+  model:   the model name to report (default ``scripted``).
+With no reply configured it answers with the rendered prompt itself.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from auxot.application.ports import Completion, PromptRequest, ProviderError, Usage
+from auxot.application.prompts import render
+
+_KNOWN = {"reply", "replies", "fail", "retryable", "delay", "model", "timeout"}
+
+
+class ScriptedProvider:
+    def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
+        unknown = set(settings) - _KNOWN
+        if unknown:
+            raise ValueError(f"unknown scripted provider settings: {', '.join(sorted(unknown))}")
+        self.name = name
+        self._reply = settings.get("reply")
+        self._replies: Mapping[str, str] = settings.get("replies") or {}
+        self._fail = settings.get("fail")
+        self._retryable = bool(settings.get("retryable", False))
+        self._delay = float(settings.get("delay", 0))
+        self._model = str(settings.get("model", "scripted"))
+        if self._delay < 0 or not isinstance(self._replies, Mapping):
+            raise ValueError("scripted provider: delay must be >= 0 and replies a mapping")
+        self._closed = threading.Event()
+
+    def complete(self, request: PromptRequest) -> Completion:
+        if self._delay:
+            self._closed.wait(self._delay)  # an interruptible stand-in for model latency
+        if self._fail:
+            raise ProviderError(str(self._fail), retryable=self._retryable)
+        template = self._replies.get(request.step, self._reply)
+        text = (
+            request.prompt
+            if template is None
+            else render(str(template), {"prompt": request.prompt, "step": request.step})
+        )
+        usage = Usage(prompt_tokens=len(request.prompt.split()), completion_tokens=len(text.split()))
+        return Completion(text=text, model=self._model, usage=usage)
+
+    def close(self) -> None:
+        self._closed.set()

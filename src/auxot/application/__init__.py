@@ -1,0 +1,1 @@
+"""Use cases, ports, projections and the engine that moves work."""

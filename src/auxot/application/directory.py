@@ -1,0 +1,79 @@
+"""The directory: an in-process read model of the registry (keys, teams, intakes, ...).
+
+Every request needs its API key and intake; reading them from the event store each time
+would put two queries on the hot path. The directory follows the registry's notification
+log instead and holds the latest aggregates in memory. Changes from other processes
+(``auxot apply``, ``auxot keys revoke``) are picked up by ``refresh()``, which the runtime
+calls on a short interval and which callers call on a miss.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from auxot.application.stores import Registry
+from auxot.domain.api_key import ApiKey
+from auxot.domain.intake import Intake
+from auxot.domain.provider import Provider
+from auxot.domain.team import Team
+from auxot.domain.workflow import Workflow
+
+
+class Directory:
+    def __init__(self, registry: Registry, batch: int = 1000) -> None:
+        self._registry = registry
+        self._batch = batch
+        self._position = 0
+        self._lock = threading.Lock()
+        self._by_id: dict[UUID, Aggregate] = {}
+        self.teams_by_name: dict[str, Team] = {}
+        self.providers_by_name: dict[str, Provider] = {}
+
+    def refresh(self) -> int:
+        """Fold in what was recorded since the last refresh; returns how many events."""
+        with self._lock:
+            seen = 0
+            while True:
+                notifications = self._registry.recorder.select_notifications(
+                    start=self._position + 1, limit=self._batch
+                )
+                if not notifications:
+                    return seen
+                for originator_id in dict.fromkeys(n.originator_id for n in notifications):
+                    assert isinstance(originator_id, UUID)
+                    self._put(self._registry.repository.get(originator_id))
+                self._position = notifications[-1].id
+                seen += len(notifications)
+
+    def _put(self, aggregate: Aggregate) -> None:
+        self._by_id[aggregate.id] = aggregate
+        if isinstance(aggregate, Team):
+            self.teams_by_name[aggregate.name] = aggregate
+        elif isinstance(aggregate, Provider):
+            self.providers_by_name[aggregate.name] = aggregate
+
+    def _get(self, cls: type[Any], id: UUID) -> Any:  # noqa: A002
+        found = self._by_id.get(id)
+        return found if isinstance(found, cls) else None
+
+    def key(self, id: UUID) -> ApiKey | None:  # noqa: A002
+        return self._get(ApiKey, id)  # type: ignore[no-any-return]
+
+    def intake(self, id: UUID) -> Intake | None:  # noqa: A002
+        return self._get(Intake, id)  # type: ignore[no-any-return]
+
+    def workflow(self, id: UUID) -> Workflow | None:  # noqa: A002
+        return self._get(Workflow, id)  # type: ignore[no-any-return]
+
+    def team(self, id: UUID) -> Team | None:  # noqa: A002
+        return self._get(Team, id)  # type: ignore[no-any-return]
+
+    def provider(self, name: str) -> Provider | None:
+        return self.providers_by_name.get(name)
+
+    def teams_of_user(self, user: str) -> frozenset[UUID]:
+        return frozenset(t.id for t in self.teams_by_name.values() if user in t.members)

@@ -1,0 +1,210 @@
+"""The engine: claims due steps, runs them on their provider, records outcomes.
+
+A claim is a ``StepStarted`` event saved under optimistic concurrency, so when several
+workers see the same due item only one claim is recorded. The claim carries a lease
+derived from the provider's timeout; a worker that dies mid-step leaves the lease to run
+out, and the item becomes due again: steps are at-least-once. An outcome is recorded only
+for the live attempt, so a late answer from a presumed-dead worker conflicts and is
+dropped: recorded outcomes are exactly-once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import RecordConflictError
+
+from auxot.application.directory import Directory
+from auxot.application.ports import Clock, PromptRequest, ProviderError, WorkView
+from auxot.application.prompts import TemplateError, render
+from auxot.application.providers import ProviderPool
+from auxot.application.refs import format_ref
+from auxot.application.stores import WorkLog
+from auxot.domain.definition import Definition, Step
+from auxot.domain.provider import Provider as ProviderRecord
+from auxot.domain.work_item import RunStatus, WorkItem
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    def __init__(
+        self,
+        work: WorkLog,
+        view: WorkView,
+        directory: Directory,
+        providers: ProviderPool,
+        clock: Clock,
+        *,
+        worker_id: str,
+        lease_grace: timedelta = timedelta(seconds=30),
+        threads: int = 16,
+        batch: int = 64,
+        on_recorded: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._work = work
+        self._view = view
+        self._directory = directory
+        self._providers = providers
+        self._clock = clock
+        self.worker_id = worker_id
+        self._lease_grace = lease_grace
+        self._batch = batch
+        self._on_recorded = on_recorded
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="auxot-step")
+        self._lock = threading.Lock()
+        self._running: set[UUID] = set()
+        self._busy: Counter[str] = Counter()
+
+    def dispatch(self) -> int:
+        """Claim and start what is due and fits its provider's limit; returns how many."""
+        now = self._clock.now()
+        started = 0
+        for work_id in self._view.due(now, self._batch):
+            with self._lock:
+                if work_id in self._running:
+                    continue
+            started += self._try_start(work_id)
+        return started
+
+    @property
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._running
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=False)
+
+    def _try_start(self, work_id: UUID) -> int:
+        try:
+            item = self._work.repository.get(work_id)
+        except AggregateNotFoundError:
+            return 0
+        assert isinstance(item, WorkItem)
+        now = self._clock.now()
+        if not item.is_runnable(now):
+            return 0
+        located = self._locate(item)
+        if isinstance(located, str):
+            self._record(item, lambda: item.fail(f"cannot run: {located}", now))
+            return 0
+        definition, step, provider = located
+        if not self._take_slot(provider):
+            return 0  # full: the item stays due, in arrival order, and waits its turn
+        lease = timedelta(seconds=self._providers.timeout_of(provider)) + self._lease_grace
+        try:
+            run = item.start_step(self.worker_id, lease, now)
+            self._work.save(item)
+        except RecordConflictError:
+            self._release(provider.name)  # another worker claimed it first
+            return 0
+        with self._lock:
+            self._running.add(work_id)
+        self._on_recorded()
+        self._executor.submit(self._run, item, run.attempt, definition, step, provider)
+        return 1
+
+    def _locate(self, item: WorkItem) -> tuple[Definition, Step, ProviderRecord] | str:
+        workflow = self._directory.workflow(item.workflow_id)
+        if workflow is None:
+            self._directory.refresh()
+            workflow = self._directory.workflow(item.workflow_id)
+        if workflow is None:
+            return "its workflow no longer exists"
+        definition = workflow.definition(item.workflow_version)
+        step = definition.step(item.current_step)
+        provider = self._directory.provider(step.provider)
+        if provider is None:
+            self._directory.refresh()
+            provider = self._directory.provider(step.provider)
+        if provider is None:
+            return f"step '{step.key}' names unknown provider '{step.provider}'"
+        return definition, step, provider
+
+    def _run(
+        self,
+        item: WorkItem,
+        attempt: int,
+        definition: Definition,
+        step: Step,
+        provider: ProviderRecord,
+    ) -> None:
+        try:
+            outcome = self._call(item, attempt, step, provider)
+            now = self._clock.now()
+            if isinstance(outcome, tuple):
+                error, retryable = outcome
+                self._record(item, lambda: item.fail_step(attempt, error, now, retryable=retryable))
+            else:
+                self._record(
+                    item,
+                    lambda: item.succeed_step(
+                        attempt,
+                        definition,
+                        now,
+                        output=outcome.text,
+                        model=outcome.model,
+                        tokens=outcome.usage.as_dict() if outcome.usage else None,
+                    ),
+                )
+        except Exception:
+            log.exception("recording the outcome of %s failed", format_ref("work", item.id))
+        finally:
+            self._release(provider.name)
+            with self._lock:
+                self._running.discard(item.id)
+            self._on_recorded()
+
+    def _call(
+        self, item: WorkItem, attempt: int, step: Step, provider: ProviderRecord
+    ) -> Any:
+        """The provider's completion, or ``(error, retryable)`` when the step failed."""
+        try:
+            prompt = render(step.prompt, _context(item))
+            return self._providers.get(provider).complete(
+                PromptRequest(prompt=prompt, work_id=item.id, step=step.key, attempt=attempt)
+            )
+        except ProviderError as exc:
+            return str(exc), exc.retryable
+        except TemplateError as exc:
+            return str(exc), False
+        except Exception as exc:
+            log.exception("provider '%s' raised", provider.name)
+            return f"{type(exc).__name__}: {exc}", False
+
+    def _record(self, item: WorkItem, change: Callable[[], None]) -> None:
+        try:
+            change()
+            self._work.save(item)
+        except RecordConflictError:
+            # The lease ran out and another worker took the step over: its outcome counts.
+            log.warning("dropped a late outcome for %s", format_ref("work", item.id))
+
+    def _take_slot(self, provider: ProviderRecord) -> bool:
+        with self._lock:
+            if self._busy[provider.name] >= provider.max_parallel:
+                return False
+            self._busy[provider.name] += 1
+            return True
+
+    def _release(self, provider_name: str) -> None:
+        with self._lock:
+            self._busy[provider_name] -= 1
+
+
+def _context(item: WorkItem) -> dict[str, Any]:
+    steps = {
+        run.key: {"output": run.output}
+        for run in item.runs
+        if run.status is RunStatus.SUCCEEDED
+    }
+    return {"input": item.input, "steps": steps, "work_id": format_ref("work", item.id)}
+

@@ -1,0 +1,101 @@
+"""Group commit: many concurrent submissions, one transaction.
+
+The event store serialises saves (PostgreSQL takes a table lock per save), so one
+transaction per request caps intake throughput at a few hundred a second. A single
+writer thread takes everything queued while its previous save ran and saves it as one
+batch; each submitter waits on its own future, which resolves only once its events are
+durably committed. Under light load a batch is one item and adds no delay; under heavy
+load batches grow by themselves.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, CanMutateAggregate
+
+Events = Sequence[CanMutateAggregate[UUID]]
+Save = Callable[[Events], None]
+
+_STOP = object()
+
+
+class GroupCommitter:
+    def __init__(
+        self,
+        save: Save,
+        *,
+        max_batch: int = 500,
+        on_saved: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._save = save
+        self._max_batch = max_batch
+        self._on_saved = on_saved
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, aggregate: Aggregate) -> Future[None]:
+        """Queue the aggregate's pending events; the future resolves once committed."""
+        self._ensure_started()
+        future: Future[None] = Future()
+        # Collect now: a failed batch is retried event list by event list, and the
+        # library's save() drains an aggregate's pending events even when it fails.
+        self._queue.put((aggregate.collect_events(), future))
+        return future
+
+    def stop(self) -> None:
+        """Commit what is queued, then stop the writer thread."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join()
+
+    def _ensure_started(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="auxot-group-commit", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            batch = [] if first is _STOP else [first]
+            stopping = first is _STOP
+            while len(batch) < self._max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stopping = True
+                    break
+                batch.append(more)
+            if batch:
+                self._commit(batch)  # type: ignore[arg-type]
+            if stopping:
+                return
+
+    def _commit(self, batch: list[tuple[Events, Future[None]]]) -> None:
+        try:
+            self._save([event for events, _ in batch for event in events])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0][1].set_exception(exc)
+                return
+            # One bad aggregate must not fail its neighbours: save each on its own.
+            for item in batch:
+                self._commit([item])
+            return
+        for _, future in batch:
+            future.set_result(None)
+        self._on_saved()
+

@@ -1,0 +1,125 @@
+"""API keys: issuing them, and resolving a presented key to the caller it stands for.
+
+A key reads ``<kind>.<key id hex>.<secret>``: the id finds the record without a scan, the
+secret (32 random bytes) is checked against its stored SHA-256 in constant time. A slow
+password hash buys nothing for 256 bits of randomness and would cost every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Literal
+from uuid import UUID
+
+import attrs
+
+from auxot.application.directory import Directory
+from auxot.application.ports import Clock, Ids
+from auxot.application.stores import Registry
+from auxot.domain.api_key import ApiKey
+from auxot.domain.identity import team_id
+
+SECRET_BYTES = 32
+
+
+@attrs.frozen
+class Caller:
+    """Who is calling: the key's id, and the teams whose resources it may use."""
+
+    key_id: UUID
+    kind: Literal["team", "user"]
+    owner: str
+    teams: frozenset[UUID]
+
+    def may_use(self, team: UUID) -> bool:
+        return team in self.teams
+
+
+@attrs.frozen
+class IssuedKey:
+    id: UUID
+    key: str
+    kind: str
+    owner: str
+
+
+class UnknownTeamError(LookupError):
+    pass
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue_key(
+    registry: Registry,
+    directory: Directory,
+    clock: Clock,
+    ids: Ids,
+    *,
+    kind: Literal["team", "user"],
+    owner: str,
+) -> IssuedKey:
+    """Create a key; the full key is returned once and never stored."""
+    if kind == "team":
+        directory.refresh()
+        if directory.team(team_id(owner)) is None:
+            raise UnknownTeamError(f"no team named '{owner}'")
+    key_id, secret = ids.new_id(), ids.secret(SECRET_BYTES)
+    registry.save(
+        ApiKey.issue(key_id, kind, owner, hash_secret(secret), at=clock.now())
+    )
+    return IssuedKey(id=key_id, key=f"{kind}.{key_id.hex}.{secret}", kind=kind, owner=owner)
+
+
+def revoke_key(registry: Registry, clock: Clock, key_id: UUID) -> bool:
+    """Revoke a key; False when there is no such key."""
+    from eventsourcing.application import AggregateNotFoundError
+
+    try:
+        key = registry.repository.get(key_id)
+    except AggregateNotFoundError:
+        return False
+    if not isinstance(key, ApiKey):
+        return False
+    key.revoke(at=clock.now())
+    registry.save(key)
+    return True
+
+
+def authenticate(directory: Directory, clock: Clock, presented: str) -> Caller | None:
+    """The caller a presented key stands for, or None (malformed, unknown, revoked,
+    expired). The secret comparison is constant-time."""
+    parsed = _parse(presented)
+    if parsed is None:
+        return None
+    kind, key_id, secret = parsed
+    key = directory.key(key_id)
+    if key is None:
+        directory.refresh()  # created moments ago, maybe by another process
+        key = directory.key(key_id)
+    if key is None or key.owner_kind != kind:
+        return None
+    if not hmac.compare_digest(key.secret_hash, hash_secret(secret)):
+        return None
+    if not key.usable_at(clock.now()):
+        return None
+    teams = (
+        frozenset({team_id(key.owner)})
+        if kind == "team"
+        else directory.teams_of_user(key.owner)
+    )
+    return Caller(key_id=key_id, kind=kind, owner=key.owner, teams=teams)
+
+
+def _parse(presented: str) -> tuple[Literal["team", "user"], UUID, str] | None:
+    parts = presented.split(".")
+    if len(parts) != 3 or parts[0] not in ("team", "user") or len(parts[1]) != 32:
+        return None
+    try:
+        key_id = UUID(hex=parts[1])
+    except ValueError:
+        return None
+    kind: Literal["team", "user"] = "team" if parts[0] == "team" else "user"
+    return kind, key_id, parts[2]

@@ -1,0 +1,122 @@
+"""The ports: what the application needs from the world, as Protocols adapters implement.
+
+Persistence is not a port of ours: it is ``eventsourcing``'s own recorder abstraction,
+selected by configuration. The read models that projections keep (``WorkView``) are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+import attrs
+from eventsourcing.persistence import Tracking
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...
+
+
+class Ids(Protocol):
+    def new_id(self) -> UUID:
+        """A fresh, unique, preferably time-ordered id."""
+        ...
+
+    def secret(self, nbytes: int) -> str:
+        """``nbytes`` of randomness as URL-safe text, for credentials."""
+        ...
+
+
+@attrs.frozen
+class PromptRequest:
+    prompt: str
+    work_id: UUID
+    step: str
+    attempt: int
+
+
+@attrs.frozen
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_dict(self) -> dict[str, int]:
+        return {"prompt": self.prompt_tokens, "completion": self.completion_tokens,
+                "total": self.total_tokens}
+
+
+@attrs.frozen
+class Completion:
+    text: str
+    model: str | None = None
+    usage: Usage | None = None
+
+
+class ProviderError(Exception):
+    """A provider could not produce a completion. ``retryable`` marks transient causes
+    (connection refused, 5xx, timeout) that a retry policy may run again."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class Provider(Protocol):
+    """One configured model endpoint. Called from worker threads: must be thread-safe."""
+
+    def complete(self, request: PromptRequest) -> Completion: ...
+
+    def close(self) -> None: ...
+
+
+class ProviderFactory(Protocol):
+    """Builds a provider of one kind from its declared settings; raises ValueError when
+    the settings are not valid for that kind."""
+
+    def __call__(self, name: str, settings: Mapping[str, Any]) -> Provider: ...
+
+
+@attrs.frozen
+class WorkRow:
+    """One work item as the status projection keeps it.
+
+    ``record`` is the JSON document the poll endpoint returns, encoded once here so that
+    reads serve stored bytes. ``due_at`` is when a worker should next look at the item
+    (None once terminal): the work queue is this column.
+    """
+
+    work_id: UUID
+    intake_id: UUID
+    workflow_id: UUID
+    status: str
+    version: int
+    due_at: datetime | None
+    updated_at: datetime
+    record: bytes
+
+
+class WorkView(Protocol):
+    """The work status read model, kept by a tracked projection.
+
+    ``save`` writes rows and the tracking position in one transaction and raises
+    ``eventsourcing.persistence.IntegrityError`` when that position was already recorded
+    (another process projected it first).
+    """
+
+    def save(self, rows: Sequence[WorkRow], tracking: Tracking) -> None: ...
+
+    def get(self, work_id: UUID) -> WorkRow | None: ...
+
+    def due(self, now: datetime, limit: int) -> list[UUID]:
+        """Ids of items due at ``now``, the earliest first (arrival order)."""
+        ...
+
+    def max_tracking_id(self, application_name: str) -> int | None: ...

@@ -1,0 +1,150 @@
+"""The service: Auxot's use cases over one wired set of stores, views and workers.
+
+Entrypoints (HTTP, CLI, embedding) call these methods and nothing deeper; the composition
+root in ``auxot.entrypoints.bootstrap`` builds it from configuration.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from typing import Any, Literal
+from uuid import UUID
+
+import attrs
+import msgspec
+from eventsourcing.application import AggregateNotFoundError
+
+from auxot.application.declarations import Applied, Declaration, apply_declaration
+from auxot.application.directory import Directory
+from auxot.application.group_commit import GroupCommitter
+from auxot.application.keys import Caller, IssuedKey, authenticate, issue_key, revoke_key
+from auxot.application.ports import Clock, Ids, WorkView
+from auxot.application.providers import ProviderPool
+from auxot.application.records import record_of
+from auxot.application.stores import Registry, WorkLog
+from auxot.application.worker import Worker
+from auxot.domain.work_item import Status, WorkItem
+
+_encoder = msgspec.json.Encoder()
+
+
+class NotFoundError(LookupError):
+    """The resource does not exist, or the caller may not see it: callers cannot tell."""
+
+
+@attrs.define
+class Service:
+    registry: Registry
+    work: WorkLog
+    directory: Directory
+    view: WorkView
+    committer: GroupCommitter
+    providers: ProviderPool
+    worker: Worker
+    clock: Clock
+    ids: Ids
+
+    # -- work ---------------------------------------------------------------------------
+
+    def submit(
+        self, caller: Caller | None, intake_id: UUID, input: dict[str, Any]  # noqa: A002
+    ) -> tuple[UUID, Future[None]]:
+        """Create a work item for the intake; the future resolves once it is committed.
+
+        ``caller`` None is the embedding application itself, trusted with every intake.
+        """
+        intake = self.directory.intake(intake_id)
+        if intake is None:
+            self.directory.refresh()
+            intake = self.directory.intake(intake_id)
+        if intake is None or not intake.active or not _may_use(caller, intake.team_id):
+            raise NotFoundError("intake")
+        workflow = self.directory.workflow(intake.workflow_id)
+        if workflow is None:
+            raise NotFoundError("intake")
+        item = WorkItem.receive(
+            id=self.ids.new_id(),
+            intake_id=intake.id,
+            workflow_id=workflow.id,
+            workflow_version=workflow.current_version,
+            definition=workflow.current,
+            input=input,
+            at=self.clock.now(),
+        )
+        return item.id, self.committer.submit(item)
+
+    def work_record(self, caller: Caller | None, intake_id: UUID, work_id: UUID) -> bytes:
+        """The item's record as JSON, as the intake's caller may see it."""
+        intake = self.directory.intake(intake_id)
+        if intake is None or not intake.active or not _may_use(caller, intake.team_id):
+            raise NotFoundError("work")
+        found = self.find_record(work_id)
+        if found is None or found[0] != intake_id:
+            raise NotFoundError("work")
+        return found[1]
+
+    def find_record(self, work_id: UUID) -> tuple[UUID, bytes] | None:
+        """The item's intake and record as JSON, without permission checks."""
+        row = self.view.get(work_id)
+        if row is not None:
+            return row.intake_id, row.record
+        # Not projected yet: answer with the item as first recorded. Every projected row
+        # is at that version or later, so the next poll can only move forward.
+        try:
+            item = self.work.repository.get(work_id, version=1)
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(item, WorkItem)
+        return item.intake_id, _encoder.encode(record_of(item))
+
+    def wait_terminal(self, work_id: UUID, timeout: float) -> Status | None:
+        """Wait until the projected status of the item is terminal; None on timeout."""
+
+        def terminal() -> bool:
+            row = self.view.get(work_id)
+            return row is not None and Status(row.status).terminal
+
+        if not self.worker.wait_projected(terminal, timeout):
+            return None
+        row = self.view.get(work_id)
+        assert row is not None
+        return Status(row.status)
+
+    # -- administration -----------------------------------------------------------------
+
+    def apply(self, declaration: Declaration) -> list[Applied]:
+        applied = apply_declaration(self.registry, self.providers, self.clock, declaration)
+        self.directory.refresh()
+        return applied
+
+    def create_key(self, kind: Literal["team", "user"], owner: str) -> IssuedKey:
+        issued = issue_key(
+            self.registry, self.directory, self.clock, self.ids, kind=kind, owner=owner
+        )
+        self.directory.refresh()
+        return issued
+
+    def revoke_key(self, key_id: UUID) -> bool:
+        revoked = revoke_key(self.registry, self.clock, key_id)
+        self.directory.refresh()
+        return revoked
+
+    def authenticate(self, presented: str) -> Caller | None:
+        return authenticate(self.directory, self.clock, presented)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.directory.refresh()
+        self.worker.start()
+
+    def close(self) -> None:
+        self.committer.stop()
+        self.worker.stop()
+        self.providers.close()
+        self.work.close()
+        self.registry.close()
+
+
+def _may_use(caller: Caller | None, team: UUID) -> bool:
+    return caller is None or caller.may_use(team)

@@ -1,0 +1,60 @@
+"""The two event-sourced applications: the registry of configuration and the work log.
+
+They are separate applications so that each has its own table and notification log:
+config lookups never scan work events, and on PostgreSQL (which serialises saves per
+table) work submissions do not queue behind configuration changes, nor the reverse.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+from uuid import UUID
+
+import cattrs
+from eventsourcing.application import Application
+from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.utils import Environment
+
+from auxot.domain.definition import Definition
+
+_converter = cattrs.Converter()
+
+
+class AttrsTranscoding(Transcoding):
+    """Stores a frozen attrs value object as plain data, via cattrs."""
+
+    def __init__(self, cls: type[Any]) -> None:
+        self.type = cls
+        self.name = cls.__name__
+
+    def encode(self, obj: Any) -> Any:
+        return _converter.unstructure(obj)
+
+    def decode(self, data: Any) -> Any:
+        return _converter.structure(data, self.type)
+
+
+class AuxotApplication(Application[UUID]):
+    value_objects: ClassVar[tuple[type[Any], ...]] = (Definition,)
+
+    def construct_env(self, name: str, env: Any = None) -> Environment:
+        # The library merges os.environ into its settings; Auxot's configuration comes
+        # only from its composition root, so only what is passed in counts.
+        return Environment(name, dict(env or {}))
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        for cls in self.value_objects:
+            transcoder.register(AttrsTranscoding(cls))
+
+
+class Registry(AuxotApplication):
+    """Teams, API keys, providers, workflows and intakes."""
+
+    name = "registry"
+
+
+class WorkLog(AuxotApplication):
+    """Work items."""
+
+    name = "work"

@@ -1,0 +1,102 @@
+"""The worker: background threads that keep projections current and the engine busy.
+
+Threads wait on events with a short timeout: an in-process save wakes them at once, and
+the timeout picks up writes made by other processes (SQLite has no LISTEN/NOTIFY).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from auxot.application.directory import Directory
+from auxot.application.engine import Engine
+from auxot.application.projection import WorkProjection
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(
+        self,
+        projection: WorkProjection,
+        directory: Directory,
+        engine: Engine | None,
+        *,
+        poll_interval: float = 0.2,
+        refresh_interval: float = 0.5,
+    ) -> None:
+        self._projection = projection
+        self._directory = directory
+        self._engine = engine
+        self._poll = poll_interval
+        self._refresh = refresh_interval
+        self._stopping = threading.Event()
+        self._events_recorded = threading.Event()
+        self._work_due = threading.Event()
+        self._projected = threading.Condition()
+        self._threads: list[threading.Thread] = []
+
+    def events_recorded(self) -> None:
+        """Tell the worker that new work events were saved in this process."""
+        self._events_recorded.set()
+
+    def start(self) -> None:
+        loops: list[tuple[str, Callable[[], None]]] = [
+            ("project", self._project_loop),
+            ("directory", self._refresh_loop),
+        ]
+        if self._engine is not None:
+            loops.append(("dispatch", self._dispatch_loop))
+        for name, loop in loops:
+            thread = threading.Thread(target=loop, name=f"auxot-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._events_recorded.set()
+        self._work_due.set()
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()
+        if self._engine is not None:
+            self._engine.close()
+
+    def wait_projected(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Block until ``predicate()`` holds, re-checking after each projected batch."""
+        with self._projected:
+            return self._projected.wait_for(predicate, timeout)
+
+    def _project_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                projected = self._projection.catch_up()
+            except Exception:
+                log.exception("projection failed; retrying")
+                projected = 0
+            if projected:
+                self._work_due.set()
+                with self._projected:
+                    self._projected.notify_all()
+                continue
+            self._events_recorded.wait(self._poll)
+            self._events_recorded.clear()
+
+    def _dispatch_loop(self) -> None:
+        assert self._engine is not None
+        while not self._stopping.is_set():
+            try:
+                self._engine.dispatch()
+            except Exception:
+                log.exception("dispatch failed; retrying")
+            self._work_due.wait(self._poll)
+            self._work_due.clear()
+
+    def _refresh_loop(self) -> None:
+        while not self._stopping.wait(self._refresh):
+            try:
+                self._directory.refresh()
+            except Exception:
+                log.exception("directory refresh failed; retrying")

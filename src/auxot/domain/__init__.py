@@ -1,0 +1,1 @@
+"""The pure model: aggregates, events, value objects and routing rules. No I/O here."""

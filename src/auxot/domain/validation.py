@@ -1,0 +1,88 @@
+"""Definition-time checks: a workflow that cannot run is refused before it is recorded."""
+
+from __future__ import annotations
+
+import attrs
+
+from auxot.domain.definition import COMPLETE, Definition
+
+
+@attrs.frozen
+class Problem:
+    """One thing wrong with a definition; ``step`` is None for whole-workflow problems."""
+
+    message: str
+    step: str | None = None
+
+
+@attrs.frozen
+class Report:
+    errors: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class InvalidDefinitionError(ValueError):
+    def __init__(self, workflow: str, errors: tuple[Problem, ...]) -> None:
+        self.workflow = workflow
+        self.errors = errors
+        details = "; ".join(
+            f"step '{p.step}': {p.message}" if p.step else p.message for p in errors
+        )
+        super().__init__(f"workflow '{workflow}' is invalid: {details}")
+
+
+def validate(definition: Definition) -> Report:
+    """Check a definition; errors make it unusable, warnings are worth telling the author."""
+    if not definition.steps:
+        return Report(errors=(Problem("a workflow needs at least one step"),), warnings=())
+    errors = [*_duplicate_keys(definition), *_unknown_targets(definition)]
+    errors += [
+        Problem("is unreachable from the entry step", step=key)
+        for key in definition.keys
+        if key not in _reachable(definition)
+    ]
+    warnings = [
+        Problem("has no handoff: a work item reaching it will fail (dead end)", step=s.key)
+        for s in definition.steps
+        if not s.handoffs
+    ]
+    return Report(errors=tuple(errors), warnings=tuple(warnings))
+
+
+def _duplicate_keys(definition: Definition) -> list[Problem]:
+    seen: set[str] = set()
+    problems = []
+    for key in definition.keys:
+        if key in seen:
+            problems.append(Problem("duplicate step key", step=key))
+        seen.add(key)
+    if COMPLETE in seen:
+        problems.append(Problem(f"'{COMPLETE}' is reserved as a handoff target", step=COMPLETE))
+    return problems
+
+
+def _unknown_targets(definition: Definition) -> list[Problem]:
+    known = set(definition.keys) | {COMPLETE}
+    return [
+        Problem(f"handoff '{h.condition}' targets unknown step '{h.to}'", step=s.key)
+        for s in definition.steps
+        for h in s.handoffs
+        if h.to not in known
+    ]
+
+
+def _reachable(definition: Definition) -> set[str]:
+    by_key = {s.key: s for s in definition.steps}
+    seen: set[str] = set()
+    frontier = [definition.entry.key]
+    while frontier:
+        key = frontier.pop()
+        if key in seen or key not in by_key:
+            continue
+        seen.add(key)
+        frontier.extend(h.to for h in by_key[key].handoffs)
+    return seen

@@ -1,0 +1,84 @@
+"""A workflow: a named, team-owned process with immutable definition versions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from auxot.domain.definition import Definition
+from auxot.domain.validation import InvalidDefinitionError, validate
+
+
+class Workflow(Aggregate):
+    class Registered(Aggregate.Created):
+        name: str
+        team_id: UUID
+        description: str
+        definition: Definition
+
+    class Revised(Aggregate.Event):
+        """A new definition version; running work keeps the version it started on."""
+
+        description: str
+        definition: Definition
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Workflow)
+            aggregate.description = self.description
+            aggregate.versions.append(self.definition)
+
+    def __init__(self, name: str, team_id: UUID, description: str, definition: Definition) -> None:
+        self.name = name
+        self.team_id = team_id
+        self.description = description
+        self.versions: list[Definition] = [definition]
+
+    @classmethod
+    def register(
+        cls,
+        id: UUID,  # noqa: A002
+        name: str,
+        team_id: UUID,
+        description: str,
+        definition: Definition,
+        at: datetime,
+    ) -> Workflow:
+        _require_valid(name, definition)
+        return cls._create(
+            cls.Registered,
+            id=id,
+            name=name,
+            team_id=team_id,
+            description=description,
+            definition=definition,
+            timestamp=at,
+        )
+
+    @property
+    def current_version(self) -> int:
+        """Versions are numbered from 1."""
+        return len(self.versions)
+
+    @property
+    def current(self) -> Definition:
+        return self.versions[-1]
+
+    def definition(self, version: int) -> Definition:
+        return self.versions[version - 1]
+
+    def revise(self, description: str, definition: Definition, at: datetime) -> None:
+        """Record a new version, unless nothing changed (re-applying is idempotent)."""
+        if definition == self.current and description == self.description:
+            return
+        _require_valid(self.name, definition)
+        self.trigger_event(
+            self.Revised, description=description, definition=definition, timestamp=at
+        )
+
+
+def _require_valid(name: str, definition: Definition) -> None:
+    report = validate(definition)
+    if not report.ok:
+        raise InvalidDefinitionError(name, report.errors)

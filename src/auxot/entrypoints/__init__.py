@@ -1,0 +1,1 @@
+"""Entrypoints: the HTTP service, the CLI, the embedding API, and the composition root."""

@@ -1,0 +1,71 @@
+"""The composition root: builds the whole object graph from Settings. Nothing else
+constructs adapters or reads configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+
+from auxot.adapters.clock import SystemClock
+from auxot.adapters.ids import RandomIds
+from auxot.adapters.persistence import parse_database_url
+from auxot.adapters.providers.openai import openai_factory
+from auxot.adapters.providers.scripted import ScriptedProvider
+from auxot.application.directory import Directory
+from auxot.application.engine import Engine
+from auxot.application.group_commit import GroupCommitter
+from auxot.application.ports import Clock, Ids, ProviderFactory
+from auxot.application.projection import WorkProjection
+from auxot.application.providers import ProviderPool
+from auxot.application.service import Service
+from auxot.application.stores import Registry, WorkLog
+from auxot.application.worker import Worker
+from auxot.entrypoints.settings import Settings
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    run_engine: bool = True,
+    clock: Clock | None = None,
+    ids: Ids | None = None,
+    providers: Mapping[str, ProviderFactory] | None = None,
+) -> Service:
+    """Wire Auxot on ``settings.database_url``. Call ``start()`` to run its worker."""
+    database = parse_database_url(settings.database_url)
+    clock = clock or SystemClock()
+    ids = ids or RandomIds()
+    registry = Registry(env=database.env(Registry.name))
+    work = WorkLog(env=database.env(WorkLog.name))
+    view = database.work_view(work)
+    directory = Directory(registry)
+    pool = ProviderPool(
+        providers
+        or {"scripted": ScriptedProvider, "openai": openai_factory(settings.secrets)}
+    )
+    projection = WorkProjection(work, view)
+
+    def wake() -> None:
+        worker.events_recorded()
+
+    engine = (
+        Engine(
+            work, view, directory, pool, clock,
+            worker_id=settings.worker_id,
+            lease_grace=timedelta(seconds=settings.lease_grace_seconds),
+            threads=settings.step_threads,
+            on_recorded=wake,
+        )
+        if run_engine
+        else None
+    )
+    worker = Worker(
+        projection, directory, engine,
+        poll_interval=settings.poll_interval,
+        refresh_interval=settings.refresh_interval,
+    )
+    committer = GroupCommitter(lambda events: work.save(*events), on_saved=wake)
+    return Service(
+        registry=registry, work=work, directory=directory, view=view, committer=committer,
+        providers=pool, worker=worker, clock=clock, ids=ids,
+    )

@@ -1,0 +1,87 @@
+"""The embedding API: Auxot inside a Python process, without HTTP.
+
+    import auxot
+    with auxot.connect("sqlite:///auxot.db") as ax:
+        ax.apply(open("workflows.yaml").read())
+        work_id = ax.submit("intake_...", {"ticket_id": "SUP-1042"})
+        record = ax.wait(work_id, timeout=30)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from auxot.application.declarations import Applied, Declaration, DeclarationError
+from auxot.application.keys import IssuedKey
+from auxot.application.records import WorkRecord, decode_record
+from auxot.application.refs import format_ref, parse_ref
+from auxot.application.service import NotFoundError, Service
+from auxot.entrypoints.bootstrap import bootstrap
+from auxot.entrypoints.settings import Settings
+from auxot.entrypoints.workflow_file import load_declaration, locate
+
+
+class Auxot:
+    """A running Auxot: stores, worker and use cases, in this process."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    def apply(self, declaration: str | Declaration, source: str = "<workflow file>") -> list[Applied]:
+        """Apply a workflow file's text (or a built Declaration); idempotent."""
+        if isinstance(declaration, Declaration):
+            return self.service.apply(declaration)
+        parsed = load_declaration(declaration, source)
+        try:
+            return self.service.apply(parsed)
+        except DeclarationError as exc:
+            raise locate(declaration, source, exc) from exc
+
+    def create_key(self, kind: Literal["team", "user"], owner: str) -> IssuedKey:
+        return self.service.create_key(kind, owner)
+
+    def submit(self, intake_id: str, input: dict[str, Any], timeout: float = 30.0) -> str:  # noqa: A002
+        """Submit work to an intake; returns the work id once the item is recorded."""
+        intake = parse_ref("intake", intake_id)
+        if intake is None:
+            raise NotFoundError(f"no intake '{intake_id}'")
+        work_id, committed = self.service.submit(None, intake, input)
+        committed.result(timeout)
+        return format_ref("work", work_id)
+
+    def get(self, work_id: str) -> WorkRecord:
+        found = self.service.find_record(self._work(work_id))
+        if found is None:
+            raise NotFoundError(f"no work item '{work_id}'")
+        return decode_record(found[1])
+
+    def wait(self, work_id: str, timeout: float = 60.0) -> WorkRecord:
+        """Wait for the item to end (completed or failed); TimeoutError if it does not."""
+        if self.service.wait_terminal(self._work(work_id), timeout) is None:
+            raise TimeoutError(f"{work_id} did not finish within {timeout}s")
+        return self.get(work_id)
+
+    def close(self) -> None:
+        self.service.close()
+
+    def __enter__(self) -> Auxot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def _work(work_id: str) -> Any:
+        parsed = parse_ref("work", work_id)
+        if parsed is None:
+            raise NotFoundError(f"no work item '{work_id}'")
+        return parsed
+
+
+def connect(database_url: str = "memory://", *, start: bool = True, **settings: Any) -> Auxot:
+    """Build Auxot on ``database_url`` (``memory://``, ``sqlite:///path``,
+    ``postgresql://...``) and, unless ``start=False``, start its worker threads."""
+    service = bootstrap(Settings(database_url=database_url, **settings))
+    if start:
+        service.start()
+    return Auxot(service)

@@ -1,0 +1,58 @@
+"""Configuration. ``Settings.from_env`` is the one place Auxot reads the environment."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+DEFAULT_DATABASE_URL = "sqlite:///auxot.db"
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@attrs.frozen
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    worker_id: str = attrs.field(factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    lease_grace_seconds: float = 30.0
+    poll_interval: float = 0.2
+    refresh_interval: float = 0.5
+    step_threads: int = 16
+    max_body_bytes: int = 1024 * 1024
+    # Environment variables a provider may name (``api_key_env``) for its credentials.
+    secrets: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {"secrets": dict(env)}
+        for field, name, convert in _ENV:
+            raw = env.get(name)
+            if raw is not None and raw != "":
+                try:
+                    values[field] = convert(raw)
+                except ValueError as exc:
+                    raise SettingsError(f"{name}={raw!r} is not valid: {exc}") from exc
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+_ENV: list[tuple[str, str, Any]] = [
+    ("database_url", "AUXOT_DATABASE_URL", str),
+    ("host", "AUXOT_HOST", str),
+    ("port", "AUXOT_PORT", int),
+    ("worker_id", "AUXOT_WORKER_ID", str),
+    ("lease_grace_seconds", "AUXOT_LEASE_GRACE_SECONDS", float),
+    ("poll_interval", "AUXOT_POLL_INTERVAL", float),
+    ("refresh_interval", "AUXOT_REFRESH_INTERVAL", float),
+    ("step_threads", "AUXOT_STEP_THREADS", int),
+    ("max_body_bytes", "AUXOT_MAX_BODY_BYTES", int),
+]

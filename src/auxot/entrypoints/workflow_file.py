@@ -1,0 +1,131 @@
+"""The workflow file: YAML declaring teams, providers, workflows and intakes.
+
+Errors name the line and the field, whether the YAML does not parse, a field is missing
+or of the wrong type, or the declaration refers to something that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import cattrs
+import yaml
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+
+from auxot.application.declarations import Declaration, DeclarationError, Issue
+
+_converter = cattrs.Converter(forbid_extra_keys=True)
+
+
+class WorkflowFileError(ValueError):
+    """``issues`` are ``(line, path, message)``; line is 1-based, None when unknown."""
+
+    def __init__(self, source: str, issues: list[tuple[int | None, str, str]]) -> None:
+        self.source = source
+        self.issues = issues
+        lines = [
+            f"{source}:{line}: {path}: {message}" if line else f"{source}: {path}: {message}"
+            for line, path, message in issues
+        ]
+        super().__init__("\n".join(lines))
+
+
+def load_declaration(text: str, source: str = "<workflow file>") -> Declaration:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise WorkflowFileError(source, [(line, "$", f"not valid YAML: {exc}")]) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise WorkflowFileError(source, [(1, "$", "the file must be a mapping")])
+    try:
+        return _converter.structure(data, Declaration)
+    except (ClassValidationError, IterableValidationError) as exc:
+        issues = [
+            (_line(node, path), path, message) for path, message in _flatten(exc, "")
+        ]
+        raise WorkflowFileError(source, issues) from exc
+
+
+def locate(text: str, source: str, error: DeclarationError) -> WorkflowFileError:
+    """Turn a declaration's issues (by path) into issues by line of the file."""
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    return WorkflowFileError(
+        source, [(_line(node, i.path), i.path, i.message) for i in error.issues]
+    )
+
+
+def _flatten(exc: BaseException, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(exc, ForbiddenExtraKeysError):
+        for key in sorted(exc.extra_fields):
+            yield _join(path, key), "unknown field"
+        return
+    if isinstance(exc, (ClassValidationError, IterableValidationError)):
+        for sub in exc.exceptions:
+            note = _note(sub)
+            yield from _flatten(sub, _join(path, note) if note is not None else path)
+        return
+    if isinstance(exc, KeyError):
+        yield path, "is required"
+        return
+    yield path, _describe(exc)
+
+
+def _note(exc: BaseException) -> str | int | None:
+    for note in getattr(exc, "__notes__", []):
+        name = getattr(note, "name", None)
+        if name is not None:
+            return str(name)
+        index = getattr(note, "index", None)
+        if index is not None:
+            return int(index)
+    return None
+
+
+def _join(path: str, part: str | int) -> str:
+    if isinstance(part, int):
+        return f"{path}[{part}]"
+    return f"{path}.{part}" if path else part
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, (TypeError, ValueError)):
+        return f"has the wrong type or value ({exc})"
+    return str(exc)
+
+
+def _line(node: yaml.Node | None, path: str) -> int | None:
+    """The line of the deepest node on ``path`` (``workflows[0].steps[1].provider``)."""
+    if node is None:
+        return None
+    best = node.start_mark.line + 1
+    for part in _parts(path):
+        child = _child(node, part)
+        if child is None:
+            break
+        node, best = child, child.start_mark.line + 1
+    return best
+
+
+def _parts(path: str) -> Iterator[str | int]:
+    for piece in path.replace("[", ".[").split("."):
+        if piece.startswith("["):
+            yield int(piece[1:-1])
+        elif piece and piece != "$":
+            yield piece
+
+
+def _child(node: yaml.Node, part: str | int) -> Any:
+    if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+        for key, value in node.value:
+            if key.value == part:
+                return value
+        return None
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+        return node.value[part] if part < len(node.value) else None
+    return None
