@@ -15,7 +15,10 @@ if TYPE_CHECKING:
 
 
 def connect(database_url: str = "memory://", **settings: Any) -> Auxot:
-    """Build an embedded Auxot on the given store (see :func:`auxot.entrypoints.embedded.connect`)."""
+    """Build an embedded Auxot on the given store.
+
+    See :func:`auxot.entrypoints.embedded.connect`.
+    """
     from auxot.entrypoints.embedded import connect as _connect
 
     return _connect(database_url, **settings)

@@ -149,15 +149,25 @@ def apply_declaration(
         workflow, created = _load(registry, workflow_id(w.team, w.name))
         if workflow is None:
             workflow = Workflow.register(
-                workflow_id(w.team, w.name), w.name, team_id(w.team), w.description,
-                definition, now,
+                workflow_id(w.team, w.name),
+                w.name,
+                team_id(w.team),
+                w.description,
+                definition,
+                now,
             )
         else:
             assert isinstance(workflow, Workflow)
             workflow.revise(w.description, definition, now)
         warnings = [_describe(p) for p in validate(definition).warnings]
-        settle("workflow", w.name, workflow, created,
-               version=workflow.current_version, warnings=warnings)
+        settle(
+            "workflow",
+            w.name,
+            workflow,
+            created,
+            version=workflow.current_version,
+            warnings=warnings,
+        )
 
     for i in declaration.intakes:
         wf_id = workflow_id(i.team, i.workflow)
@@ -180,7 +190,7 @@ def apply_declaration(
     return applied
 
 
-def _load(registry: Registry, id: UUID) -> tuple[Aggregate | None, bool]:  # noqa: A002
+def _load(registry: Registry, id: UUID) -> tuple[Aggregate | None, bool]:
     """The aggregate (None when absent) and whether it is about to be created."""
     try:
         return registry.repository.get(id), False
@@ -208,7 +218,7 @@ def _describe(problem: Problem) -> str:
     return f"step '{problem.step}': {problem.message}" if problem.step else problem.message
 
 
-def _exists(registry: Registry, id: UUID) -> bool:  # noqa: A002
+def _exists(registry: Registry, id: UUID) -> bool:
     return _load(registry, id)[0] is not None
 
 
@@ -232,8 +242,9 @@ def _check(registry: Registry, providers: ProviderPool, declaration: Declaration
             issues.append(Issue(f"{at}.team", f"unknown team '{w.team}'"))
         for k, s in enumerate(w.steps):
             if s.provider not in provider_names and not _exists(registry, provider_id(s.provider)):
-                issues.append(Issue(f"{at}.steps[{k}].provider",
-                                    f"unknown provider '{s.provider}'"))
+                issues.append(
+                    Issue(f"{at}.steps[{k}].provider", f"unknown provider '{s.provider}'")
+                )
             try:
                 check_template(s.prompt)
             except TemplateError as exc:
@@ -251,8 +262,9 @@ def _check(registry: Registry, providers: ProviderPool, declaration: Declaration
             registry, workflow_id(i.team, i.workflow)
         )
         if not known:
-            issues.append(Issue(f"{at}.workflow",
-                                f"unknown workflow '{i.workflow}' of team '{i.team}'"))
+            issues.append(
+                Issue(f"{at}.workflow", f"unknown workflow '{i.workflow}' of team '{i.team}'")
+            )
     if issues:
         raise DeclarationError(issues)
 

@@ -10,6 +10,7 @@ calls on a short interval and which callers call on a miss.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +30,7 @@ class Directory:
         self._batch = batch
         self._position = 0
         self._lock = threading.Lock()
+        self._refreshed_at = 0.0
         self._by_id: dict[UUID, Aggregate] = {}
         self.teams_by_name: dict[str, Team] = {}
         self.providers_by_name: dict[str, Provider] = {}
@@ -36,6 +38,7 @@ class Directory:
     def refresh(self) -> int:
         """Fold in what was recorded since the last refresh; returns how many events."""
         with self._lock:
+            self._refreshed_at = time.monotonic()
             seen = 0
             while True:
                 notifications = self._registry.recorder.select_notifications(
@@ -49,6 +52,12 @@ class Directory:
                 self._position = notifications[-1].id
                 seen += len(notifications)
 
+    def refresh_soon(self, min_interval: float = 0.05) -> None:
+        """Refresh unless that happened within ``min_interval`` seconds: callers refresh
+        on a miss, and a flood of unknown keys must not become a flood of queries."""
+        if time.monotonic() - self._refreshed_at >= min_interval:
+            self.refresh()
+
     def _put(self, aggregate: Aggregate) -> None:
         self._by_id[aggregate.id] = aggregate
         if isinstance(aggregate, Team):
@@ -56,20 +65,20 @@ class Directory:
         elif isinstance(aggregate, Provider):
             self.providers_by_name[aggregate.name] = aggregate
 
-    def _get(self, cls: type[Any], id: UUID) -> Any:  # noqa: A002
+    def _get(self, cls: type[Any], id: UUID) -> Any:
         found = self._by_id.get(id)
         return found if isinstance(found, cls) else None
 
-    def key(self, id: UUID) -> ApiKey | None:  # noqa: A002
+    def key(self, id: UUID) -> ApiKey | None:
         return self._get(ApiKey, id)  # type: ignore[no-any-return]
 
-    def intake(self, id: UUID) -> Intake | None:  # noqa: A002
+    def intake(self, id: UUID) -> Intake | None:
         return self._get(Intake, id)  # type: ignore[no-any-return]
 
-    def workflow(self, id: UUID) -> Workflow | None:  # noqa: A002
+    def workflow(self, id: UUID) -> Workflow | None:
         return self._get(Workflow, id)  # type: ignore[no-any-return]
 
-    def team(self, id: UUID) -> Team | None:  # noqa: A002
+    def team(self, id: UUID) -> Team | None:
         return self._get(Team, id)  # type: ignore[no-any-return]
 
     def provider(self, name: str) -> Provider | None:

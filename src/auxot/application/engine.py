@@ -85,10 +85,9 @@ class Engine:
 
     def _try_start(self, work_id: UUID) -> int:
         try:
-            item = self._work.repository.get(work_id)
+            item = self._work.item(work_id)
         except AggregateNotFoundError:
             return 0
-        assert isinstance(item, WorkItem)
         now = self._clock.now()
         if not item.is_runnable(now):
             return 0
@@ -163,9 +162,7 @@ class Engine:
                 self._running.discard(item.id)
             self._on_recorded()
 
-    def _call(
-        self, item: WorkItem, attempt: int, step: Step, provider: ProviderRecord
-    ) -> Any:
+    def _call(self, item: WorkItem, attempt: int, step: Step, provider: ProviderRecord) -> Any:
         """The provider's completion, or ``(error, retryable)`` when the step failed."""
         try:
             prompt = render(step.prompt, _context(item))
@@ -202,9 +199,6 @@ class Engine:
 
 def _context(item: WorkItem) -> dict[str, Any]:
     steps = {
-        run.key: {"output": run.output}
-        for run in item.runs
-        if run.status is RunStatus.SUCCEEDED
+        run.key: {"output": run.output} for run in item.runs if run.status is RunStatus.SUCCEEDED
     }
     return {"input": item.input, "steps": steps, "work_id": format_ref("work", item.id)}
-

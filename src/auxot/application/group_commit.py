@@ -98,4 +98,3 @@ class GroupCommitter:
         for _, future in batch:
             future.set_result(None)
         self._on_saved()
-

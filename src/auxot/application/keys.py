@@ -13,6 +13,7 @@ from typing import Literal
 from uuid import UUID
 
 import attrs
+from eventsourcing.application import AggregateNotFoundError
 
 from auxot.application.directory import Directory
 from auxot.application.ports import Clock, Ids
@@ -67,37 +68,34 @@ def issue_key(
         if directory.team(team_id(owner)) is None:
             raise UnknownTeamError(f"no team named '{owner}'")
     key_id, secret = ids.new_id(), ids.secret(SECRET_BYTES)
-    registry.save(
-        ApiKey.issue(key_id, kind, owner, hash_secret(secret), at=clock.now())
-    )
+    registry.save(ApiKey.issue(key_id, kind, owner, hash_secret(secret), at=clock.now()))
     return IssuedKey(id=key_id, key=f"{kind}.{key_id.hex}.{secret}", kind=kind, owner=owner)
 
 
 def revoke_key(registry: Registry, clock: Clock, key_id: UUID) -> bool:
     """Revoke a key; False when there is no such key."""
-    from eventsourcing.application import AggregateNotFoundError
-
     try:
-        key = registry.repository.get(key_id)
-    except AggregateNotFoundError:
-        return False
-    if not isinstance(key, ApiKey):
+        key = registry.get(ApiKey, key_id)
+    except (AggregateNotFoundError, TypeError):
         return False
     key.revoke(at=clock.now())
     registry.save(key)
     return True
 
 
-def authenticate(directory: Directory, clock: Clock, presented: str) -> Caller | None:
+def authenticate(
+    directory: Directory, clock: Clock, presented: str, *, refresh: bool = True
+) -> Caller | None:
     """The caller a presented key stands for, or None (malformed, unknown, revoked,
-    expired). The secret comparison is constant-time."""
+    expired). The secret comparison is constant-time. With ``refresh``, an unknown key
+    id makes the directory look for keys created since (by another process, maybe)."""
     parsed = _parse(presented)
     if parsed is None:
         return None
     kind, key_id, secret = parsed
     key = directory.key(key_id)
-    if key is None:
-        directory.refresh()  # created moments ago, maybe by another process
+    if key is None and refresh:
+        directory.refresh_soon()
         key = directory.key(key_id)
     if key is None or key.owner_kind != kind:
         return None
@@ -106,9 +104,7 @@ def authenticate(directory: Directory, clock: Clock, presented: str) -> Caller |
     if not key.usable_at(clock.now()):
         return None
     teams = (
-        frozenset({team_id(key.owner)})
-        if kind == "team"
-        else directory.teams_of_user(key.owner)
+        frozenset({team_id(key.owner)}) if kind == "team" else directory.teams_of_user(key.owner)
     )
     return Caller(key_id=key_id, kind=kind, owner=key.owner, teams=teams)
 

@@ -49,8 +49,11 @@ class Usage:
         return self.prompt_tokens + self.completion_tokens
 
     def as_dict(self) -> dict[str, int]:
-        return {"prompt": self.prompt_tokens, "completion": self.completion_tokens,
-                "total": self.total_tokens}
+        return {
+            "prompt": self.prompt_tokens,
+            "completion": self.completion_tokens,
+            "total": self.total_tokens,
+        }
 
 
 @attrs.frozen

@@ -17,7 +17,6 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from auxot.application.ports import WorkView
 from auxot.application.records import row_of
 from auxot.application.stores import WorkLog
-from auxot.domain.work_item import WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +44,7 @@ class WorkProjection:
             versions[notification.originator_id] = notification.originator_version
         rows = []
         for work_id, version in versions.items():
-            item = self._work.repository.get(work_id, version=version)
-            assert isinstance(item, WorkItem)
-            rows.append(row_of(item))
+            rows.append(row_of(self._work.item(work_id, version)))
         try:
             self._view.save(rows, Tracking(self._work.name, notifications[-1].id))
         except IntegrityError:

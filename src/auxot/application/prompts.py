@@ -7,7 +7,7 @@ from typing import Any
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-_env = ImmutableSandboxedEnvironment(autoescape=False)  # noqa: S701 - prompts are not HTML
+_env = ImmutableSandboxedEnvironment(autoescape=False)
 
 
 class TemplateError(ValueError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from uuid import UUID
 
 
-def format_ref(kind: str, id: UUID) -> str:  # noqa: A002
+def format_ref(kind: str, id: UUID) -> str:
     return f"{kind}_{id.hex}"
 
 

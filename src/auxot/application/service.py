@@ -47,15 +47,21 @@ class Service:
     # -- work ---------------------------------------------------------------------------
 
     def submit(
-        self, caller: Caller | None, intake_id: UUID, input: dict[str, Any]  # noqa: A002
+        self,
+        caller: Caller | None,
+        intake_id: UUID,
+        input: dict[str, Any],
+        *,
+        refresh: bool = True,
     ) -> tuple[UUID, Future[None]]:
         """Create a work item for the intake; the future resolves once it is committed.
 
         ``caller`` None is the embedding application itself, trusted with every intake.
+        Touches no database unless ``refresh`` and the intake is not known yet.
         """
         intake = self.directory.intake(intake_id)
-        if intake is None:
-            self.directory.refresh()
+        if intake is None and refresh:
+            self.directory.refresh_soon()
             intake = self.directory.intake(intake_id)
         if intake is None or not intake.active or not _may_use(caller, intake.team_id):
             raise NotFoundError("intake")
@@ -91,10 +97,9 @@ class Service:
         # Not projected yet: answer with the item as first recorded. Every projected row
         # is at that version or later, so the next poll can only move forward.
         try:
-            item = self.work.repository.get(work_id, version=1)
+            item = self.work.item(work_id, version=1)
         except AggregateNotFoundError:
             return None
-        assert isinstance(item, WorkItem)
         return item.intake_id, _encoder.encode(record_of(item))
 
     def wait_terminal(self, work_id: UUID, timeout: float) -> Status | None:
@@ -129,8 +134,9 @@ class Service:
         self.directory.refresh()
         return revoked
 
-    def authenticate(self, presented: str) -> Caller | None:
-        return authenticate(self.directory, self.clock, presented)
+    def authenticate(self, presented: str, *, refresh: bool = True) -> Caller | None:
+        """Without ``refresh`` this never touches the database (for the event loop)."""
+        return authenticate(self.directory, self.clock, presented, refresh=refresh)
 
     # -- lifecycle ----------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ table) work submissions do not queue behind configuration changes, nor the rever
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 import cattrs
@@ -16,6 +16,9 @@ from eventsourcing.persistence import JSONTranscoder, Transcoding
 from eventsourcing.utils import Environment
 
 from auxot.domain.definition import Definition
+from auxot.domain.work_item import WorkItem
+
+A = TypeVar("A")
 
 _converter = cattrs.Converter()
 
@@ -47,6 +50,13 @@ class AuxotApplication(Application[UUID]):
         for cls in self.value_objects:
             transcoder.register(AttrsTranscoding(cls))
 
+    def get(self, cls: type[A], id: UUID, version: int | None = None) -> A:
+        """The aggregate, which must be a ``cls``; AggregateNotFoundError when absent."""
+        aggregate: object = self.repository.get(id, version=version)
+        if not isinstance(aggregate, cls):
+            raise TypeError(f"{id} is a {type(aggregate).__name__}, not a {cls.__name__}")
+        return aggregate
+
 
 class Registry(AuxotApplication):
     """Teams, API keys, providers, workflows and intakes."""
@@ -58,3 +68,6 @@ class WorkLog(AuxotApplication):
     """Work items."""
 
     name = "work"
+
+    def item(self, work_id: UUID, version: int | None = None) -> WorkItem:
+        return self.get(WorkItem, work_id, version)

@@ -35,7 +35,7 @@ class ApiKey(Aggregate):
     @classmethod
     def issue(
         cls,
-        id: UUID,  # noqa: A002
+        id: UUID,
         owner_kind: OwnerKind,
         owner: str,
         secret_hash: str,

@@ -46,7 +46,7 @@ class Intake(Aggregate):
     @classmethod
     def open(
         cls,
-        id: UUID,  # noqa: A002
+        id: UUID,
         name: str,
         team_id: UUID,
         workflow_id: UUID,

@@ -39,7 +39,7 @@ class Provider(Aggregate):
     @classmethod
     def register(
         cls,
-        id: UUID,  # noqa: A002
+        id: UUID,
         name: str,
         kind: str,
         settings: dict[str, Any],

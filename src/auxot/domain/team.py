@@ -27,7 +27,7 @@ class Team(Aggregate):
     @classmethod
     def register(
         cls,
-        id: UUID,  # noqa: A002
+        id: UUID,
         name: str,
         at: datetime,
         members: list[str] | None = None,

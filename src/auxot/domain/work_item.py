@@ -149,7 +149,7 @@ class WorkItem(Aggregate):
         workflow_id: UUID,
         workflow_version: int,
         entry_step: str,
-        input: dict[str, Any],  # noqa: A002
+        input: dict[str, Any],
     ) -> None:
         self.intake_id = intake_id
         self.workflow_id = workflow_id
@@ -167,12 +167,12 @@ class WorkItem(Aggregate):
     @classmethod
     def receive(
         cls,
-        id: UUID,  # noqa: A002
+        id: UUID,
         intake_id: UUID,
         workflow_id: UUID,
         workflow_version: int,
         definition: Definition,
-        input: dict[str, Any],  # noqa: A002
+        input: dict[str, Any],
         at: datetime,
     ) -> WorkItem:
         return cls._create(
@@ -244,9 +244,7 @@ class WorkItem(Aggregate):
             duration_ms=_millis(now - run.started_at),
             timestamp=now,
         )
-        self.trigger_event(
-            self.Failed, reason=f"step '{run.key}' failed: {error}", timestamp=now
-        )
+        self.trigger_event(self.Failed, reason=f"step '{run.key}' failed: {error}", timestamp=now)
 
     def fail(self, reason: str, now: datetime) -> None:
         """End the item as failed for a cause outside any step (its workflow is gone)."""

@@ -38,7 +38,7 @@ class Workflow(Aggregate):
     @classmethod
     def register(
         cls,
-        id: UUID,  # noqa: A002
+        id: UUID,
         name: str,
         team_id: UUID,
         description: str,

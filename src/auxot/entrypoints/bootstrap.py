@@ -3,8 +3,11 @@ constructs adapters or reads configuration."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from uuid import UUID
+
+from eventsourcing.domain import CanMutateAggregate
 
 from auxot.adapters.clock import SystemClock
 from auxot.adapters.ids import RandomIds
@@ -40,8 +43,7 @@ def bootstrap(
     view = database.work_view(work)
     directory = Directory(registry)
     pool = ProviderPool(
-        providers
-        or {"scripted": ScriptedProvider, "openai": openai_factory(settings.secrets)}
+        providers or {"scripted": ScriptedProvider, "openai": openai_factory(settings.secrets)}
     )
     projection = WorkProjection(work, view)
 
@@ -50,7 +52,11 @@ def bootstrap(
 
     engine = (
         Engine(
-            work, view, directory, pool, clock,
+            work,
+            view,
+            directory,
+            pool,
+            clock,
             worker_id=settings.worker_id,
             lease_grace=timedelta(seconds=settings.lease_grace_seconds),
             threads=settings.step_threads,
@@ -60,12 +66,25 @@ def bootstrap(
         else None
     )
     worker = Worker(
-        projection, directory, engine,
+        projection,
+        directory,
+        engine,
         poll_interval=settings.poll_interval,
         refresh_interval=settings.refresh_interval,
     )
-    committer = GroupCommitter(lambda events: work.save(*events), on_saved=wake)
+
+    def save(events: Sequence[CanMutateAggregate[UUID]]) -> None:
+        work.save(*events)
+
+    committer = GroupCommitter(save, on_saved=wake)
     return Service(
-        registry=registry, work=work, directory=directory, view=view, committer=committer,
-        providers=pool, worker=worker, clock=clock, ids=ids,
+        registry=registry,
+        work=work,
+        directory=directory,
+        view=view,
+        committer=committer,
+        providers=pool,
+        worker=worker,
+        clock=clock,
+        ids=ids,
     )

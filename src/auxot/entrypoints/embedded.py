@@ -1,10 +1,10 @@
 """The embedding API: Auxot inside a Python process, without HTTP.
 
-    import auxot
-    with auxot.connect("sqlite:///auxot.db") as ax:
-        ax.apply(open("workflows.yaml").read())
-        work_id = ax.submit("intake_...", {"ticket_id": "SUP-1042"})
-        record = ax.wait(work_id, timeout=30)
+import auxot
+with auxot.connect("sqlite:///auxot.db") as ax:
+    ax.apply(open("workflows.yaml").read())
+    work_id = ax.submit("intake_...", {"ticket_id": "SUP-1042"})
+    record = ax.wait(work_id, timeout=30)
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ class Auxot:
     def __init__(self, service: Service) -> None:
         self.service = service
 
-    def apply(self, declaration: str | Declaration, source: str = "<workflow file>") -> list[Applied]:
+    def apply(
+        self, declaration: str | Declaration, source: str = "<workflow file>"
+    ) -> list[Applied]:
         """Apply a workflow file's text (or a built Declaration); idempotent."""
         if isinstance(declaration, Declaration):
             return self.service.apply(declaration)
@@ -40,7 +42,7 @@ class Auxot:
     def create_key(self, kind: Literal["team", "user"], owner: str) -> IssuedKey:
         return self.service.create_key(kind, owner)
 
-    def submit(self, intake_id: str, input: dict[str, Any], timeout: float = 30.0) -> str:  # noqa: A002
+    def submit(self, intake_id: str, input: dict[str, Any], timeout: float = 30.0) -> str:
         """Submit work to an intake; returns the work id once the item is recorded."""
         intake = parse_ref("intake", intake_id)
         if intake is None:

@@ -13,7 +13,7 @@ import cattrs
 import yaml
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
-from auxot.application.declarations import Declaration, DeclarationError, Issue
+from auxot.application.declarations import Declaration, DeclarationError
 
 _converter = cattrs.Converter(forbid_extra_keys=True)
 
@@ -46,9 +46,7 @@ def load_declaration(text: str, source: str = "<workflow file>") -> Declaration:
     try:
         return _converter.structure(data, Declaration)
     except (ClassValidationError, IterableValidationError) as exc:
-        issues = [
-            (_line(node, path), path, message) for path, message in _flatten(exc, "")
-        ]
+        issues = [(_line(node, path), path, message) for path, message in _flatten(exc, "")]
         raise WorkflowFileError(source, issues) from exc
 
 

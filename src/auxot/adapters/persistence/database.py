@@ -29,7 +29,7 @@ class Database:
     host: str = ""
     port: int = 5432
     user: str = ""
-    password: str = ""
+    password: str = attrs.field(default="", repr=False)
     dbname: str = ""
     pool_size: int = 10
 
@@ -63,14 +63,14 @@ class Database:
         if self.backend == "memory":
             from auxot.adapters.persistence.memory import MemoryWorkView
 
-            return work.factory.tracking_recorder(MemoryWorkView)  # type: ignore[no-any-return]
+            return work.factory.tracking_recorder(MemoryWorkView)  # type: ignore[return-value]
         if self.backend == "sqlite":
             from auxot.adapters.persistence.sqlite import SQLiteWorkView
 
-            return work.factory.tracking_recorder(SQLiteWorkView)  # type: ignore[no-any-return]
+            return work.factory.tracking_recorder(SQLiteWorkView)  # type: ignore[return-value]
         from auxot.adapters.persistence.postgres import PostgresWorkView
 
-        return work.factory.tracking_recorder(PostgresWorkView)  # type: ignore[no-any-return]
+        return work.factory.tracking_recorder(PostgresWorkView)  # type: ignore[return-value]
 
     def describe(self) -> str:
         """The URL without its password, for logs and banners."""

@@ -22,18 +22,20 @@ class PostgresWorkView(PostgresTrackingRecorder):
         self._table = SQL("{0}.{1}").format(
             Identifier(datastore.schema or "public"), Identifier("work_status")
         )
-        self.sql_create_statements.extend([
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {0} ("
-                "work_id uuid PRIMARY KEY, intake_id uuid NOT NULL, workflow_id uuid NOT NULL, "
-                "status text NOT NULL, version integer NOT NULL, due_at timestamptz, "
-                "updated_at timestamptz NOT NULL, record bytea NOT NULL)"
-            ).format(self._table),
-            SQL(
-                "CREATE INDEX IF NOT EXISTS work_status_due ON {0} (due_at) "
-                "WHERE due_at IS NOT NULL"
-            ).format(self._table),
-        ])
+        self.sql_create_statements.extend(
+            [
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0} ("
+                    "work_id uuid PRIMARY KEY, intake_id uuid NOT NULL, workflow_id uuid NOT NULL, "
+                    "status text NOT NULL, version integer NOT NULL, due_at timestamptz, "
+                    "updated_at timestamptz NOT NULL, record bytea NOT NULL)"
+                ).format(self._table),
+                SQL(
+                    "CREATE INDEX IF NOT EXISTS work_status_due ON {0} (due_at) "
+                    "WHERE due_at IS NOT NULL"
+                ).format(self._table),
+            ]
+        )
 
     def save(self, rows: Sequence[WorkRow], tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as curs:
@@ -45,8 +47,16 @@ class PostgresWorkView(PostgresTrackingRecorder):
                     "updated_at = EXCLUDED.updated_at, record = EXCLUDED.record"
                 ).format(self._table, _COLUMNS),
                 [
-                    (r.work_id, r.intake_id, r.workflow_id, r.status, r.version, r.due_at,
-                     r.updated_at, r.record)
+                    (
+                        r.work_id,
+                        r.intake_id,
+                        r.workflow_id,
+                        r.status,
+                        r.version,
+                        r.due_at,
+                        r.updated_at,
+                        r.record,
+                    )
                     for r in rows
                 ],
             )
@@ -75,5 +85,13 @@ class PostgresWorkView(PostgresTrackingRecorder):
             return [r["work_id"] for r in curs.fetchall()]
 
 
-_FIELDS = ("work_id", "intake_id", "workflow_id", "status", "version", "due_at",
-           "updated_at", "record")
+_FIELDS = (
+    "work_id",
+    "intake_id",
+    "workflow_id",
+    "status",
+    "version",
+    "due_at",
+    "updated_at",
+    "record",
+)

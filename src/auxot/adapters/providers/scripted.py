@@ -49,7 +49,9 @@ class ScriptedProvider:
             if template is None
             else render(str(template), {"prompt": request.prompt, "step": request.step})
         )
-        usage = Usage(prompt_tokens=len(request.prompt.split()), completion_tokens=len(text.split()))
+        usage = Usage(
+            prompt_tokens=len(request.prompt.split()), completion_tokens=len(text.split())
+        )
         return Completion(text=text, model=self._model, usage=usage)
 
     def close(self) -> None:

@@ -1,0 +1,1 @@
+"""The ``auxot`` command line."""

@@ -1,0 +1,235 @@
+"""``auxot``: serve, run workers, apply workflow files, manage keys, run the demo."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+import msgspec
+
+from auxot.adapters.persistence import DatabaseUrlError
+from auxot.application.declarations import Applied, DeclarationError
+from auxot.application.keys import UnknownTeamError
+from auxot.application.refs import format_ref, parse_ref
+from auxot.application.service import Service
+from auxot.entrypoints.bootstrap import bootstrap
+from auxot.entrypoints.settings import Settings, SettingsError
+from auxot.entrypoints.workflow_file import WorkflowFileError, load_declaration, locate
+
+_DATABASE = click.option(
+    "--database",
+    "database_url",
+    metavar="URL",
+    default=None,
+    help="sqlite:///path, postgresql://user@host:port/db or memory:// "
+    "[env AUXOT_DATABASE_URL; default sqlite:///auxot.db]",
+)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings.from_env(**overrides)
+    except SettingsError as exc:
+        _fail(str(exc))
+
+
+def _service(settings: Settings, *, run_engine: bool = True) -> Service:
+    try:
+        return bootstrap(settings, run_engine=run_engine)
+    except DatabaseUrlError as exc:
+        _fail(str(exc))
+    except Exception as exc:  # the database is down, unreachable, ...
+        _fail(f"cannot open the database {settings.database_url!r}: {exc}")
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"auxot: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group()
+@click.version_option(package_name="auxot")
+def cli() -> None:
+    """Auxot: an event-sourced workflow engine."""
+
+
+@cli.command()
+@click.option("--host", default=None, help="Interface to listen on [default 127.0.0.1]")
+@click.option("--port", type=int, default=None, help="Port to listen on [default 8000]")
+@_DATABASE
+@click.option("--worker/--no-worker", default=True, help="Run the worker in this process.")
+def serve(host: str | None, port: int | None, database_url: str | None, worker: bool) -> None:
+    """Serve the HTTP API, with an in-process worker."""
+    settings = _settings(host=host, port=port, database_url=database_url)
+    _serve(settings, _service(settings, run_engine=worker))
+
+
+def _serve(settings: Settings, service: Service, banner: str = "") -> None:
+    import uvicorn
+
+    from auxot.entrypoints.http import create_app
+
+    app = create_app(service, max_body_bytes=settings.max_body_bytes)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    click.echo(
+        f"auxot: serving http://{settings.host}:{settings.port} "
+        f"on {_describe(settings)} (OpenAPI at /schema)",
+        err=True,
+    )
+    if banner:
+        click.echo(banner)
+    server.run()
+
+
+@cli.command()
+@_DATABASE
+def worker(database_url: str | None) -> None:
+    """Run a worker alone: it projects statuses and runs steps until SIGTERM/SIGINT."""
+    settings = _settings(database_url=database_url)
+    service = _service(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    service.start()
+    click.echo(f"auxot: worker {settings.worker_id} running on {_describe(settings)}", err=True)
+    stop.wait()
+    click.echo("auxot: worker stopping (finishing steps in flight)", err=True)
+    service.close()
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_DATABASE
+def apply(file: Path, database_url: str | None) -> None:
+    """Create or update what FILE declares (idempotent); print what was done as JSON."""
+    text = file.read_text(encoding="utf-8")
+    try:
+        declaration = load_declaration(text, str(file))
+    except WorkflowFileError as exc:
+        _fail(f"{file} is not a valid workflow file:\n{exc}", code=2)
+    service = _service(_settings(database_url=database_url), run_engine=False)
+    try:
+        applied = service.apply(declaration)
+    except DeclarationError as exc:
+        _fail(f"{file} was not applied (nothing changed):\n{locate(text, str(file), exc)}", 2)
+    finally:
+        service.close()
+    click.echo(json.dumps(_applied_json(applied), indent=2))
+
+
+def _applied_json(applied: list[Applied]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {
+        "teams": [],
+        "providers": [],
+        "workflows": [],
+        "intakes": [],
+    }
+    for a in applied:
+        out[f"{a.kind}s"].append({"name": a.name, "id": a.id, "status": a.outcome, **a.extra})
+    return out
+
+
+@cli.group()
+def keys() -> None:
+    """Create and revoke API keys."""
+
+
+@keys.command("create")
+@click.option("--team", default=None, help="A team key: it may use the team's intakes.")
+@click.option("--user", default=None, help="A user key: it may use its teams' intakes.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"id": ..., "key": ...}.')
+@_DATABASE
+def keys_create(
+    team: str | None, user: str | None, as_json: bool, database_url: str | None
+) -> None:
+    """Create a key; it is printed once and cannot be shown again."""
+    if (team is None) == (user is None):
+        _fail("give exactly one of --team NAME or --user NAME", code=2)
+    service = _service(_settings(database_url=database_url), run_engine=False)
+    try:
+        issued = service.create_key("team" if team else "user", team or user or "")
+    except UnknownTeamError as exc:
+        _fail(str(exc))
+    finally:
+        service.close()
+    key_ref = format_ref("key", issued.id)
+    if as_json:
+        click.echo(json.dumps({"id": key_ref, "key": issued.key, issued.kind: issued.owner}))
+    else:
+        click.echo(f"{issued.key}\n(key id {key_ref}: keep the key secret; it is shown once)")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@_DATABASE
+def keys_revoke(key_id: str, database_url: str | None) -> None:
+    """Revoke the key KEY_ID (key_...); it stops working at once."""
+    parsed = parse_ref("key", key_id)
+    if parsed is None:
+        _fail(f"'{key_id}' is not a key id (key_ followed by 32 hex digits)", code=2)
+    service = _service(_settings(database_url=database_url), run_engine=False)
+    try:
+        if not service.revoke_key(parsed):
+            _fail(f"no key {key_id}")
+    finally:
+        service.close()
+    click.echo(f"revoked {key_id}")
+
+
+@cli.command()
+@click.option("--port", type=int, default=None, help="Port to listen on [default 8000]")
+@_DATABASE
+def demo(port: int | None, database_url: str | None) -> None:
+    """Set up a demo workflow and intake, start the server, print curl commands to try."""
+    settings = _settings(port=port, database_url=database_url)
+    service = _service(settings)
+    text = (Path(__file__).parent / "demo.yaml").read_text(encoding="utf-8")
+    applied = service.apply(load_declaration(text, "demo.yaml"))
+    intake = next(a.id for a in applied if a.kind == "intake")
+    key = service.create_key("team", "support").key
+    _serve(settings, service, banner=_demo_banner(settings, intake, key))
+
+
+def _demo_banner(settings: Settings, intake: str, key: str) -> str:
+    base = f"http://{settings.host}:{settings.port}"
+    body = msgspec.json.encode(
+        {"ticket_id": "SUP-1042", "customer": "Acme Corp", "subject": "Cannot log in"}
+    ).decode()
+    return f"""
+Auxot demo is up. Try it from another shell:
+
+  export BASE_URL={base}
+  export INTAKE_ID={intake}
+  export API_KEY={key}
+
+  WORK_ID=$(curl -s -X POST "$BASE_URL/v1/intake/$INTAKE_ID" \\
+    -H "Authorization: Bearer $API_KEY" -H "Content-Type: application/json" \\
+    -d '{body}' | jq -r .work_id)
+
+  curl -s "$BASE_URL/v1/intake/$INTAKE_ID/work/$WORK_ID" -H "Authorization: Bearer $API_KEY" | jq
+
+  until s=$(curl -s "$BASE_URL/v1/intake/$INTAKE_ID/work/$WORK_ID" \\
+      -H "Authorization: Bearer $API_KEY" | jq -r .status); \\
+      [ "$s" = completed ] || [ "$s" = failed ]; do echo "$s"; sleep 1; done; echo "$s"
+
+Press Ctrl+C to stop.
+"""
+
+
+def _describe(settings: Settings) -> str:
+    from auxot.adapters.persistence import parse_database_url
+
+    return parse_database_url(settings.database_url).describe()

@@ -1,0 +1,45 @@
+"""The Litestar application: routes, dependencies, errors as RFC 9457 problems."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from litestar import Litestar, get
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+
+from auxot.application.service import Service
+from auxot.entrypoints.http.intake import IntakeController
+from auxot.entrypoints.http.problems import internal_error
+from auxot.entrypoints.http.wire import Health
+
+
+def create_app(
+    service: Service, *, max_body_bytes: int = 1024 * 1024, manage_service: bool = True
+) -> Litestar:
+    """The HTTP app over ``service``. With ``manage_service`` the app starts the service's
+    worker on startup and closes the service on shutdown."""
+
+    @get("/health", tags=["operations"], summary="Liveness and database reachability")
+    async def health() -> Health:
+        position = await anyio.to_thread.run_sync(service.view.max_tracking_id, service.work.name)
+        return Health(status="ok", database="ok", projected_position=position or 0)
+
+    async def provide_service() -> Service:
+        return service
+
+    return Litestar(
+        route_handlers=[health, IntakeController],
+        dependencies={"service": Provide(provide_service, use_cache=True)},
+        plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
+        exception_handlers={Exception: internal_error},
+        request_max_body_size=max_body_bytes,
+        openapi_config=OpenAPIConfig(title="Auxot", version="0.1.0", path="/schema"),
+        on_startup=[service.start] if manage_service else [],
+        on_shutdown=[service.close] if manage_service else [],
+        debug=False,
+    )
+
+
+__all__ = ["HTTPException", "create_app"]

@@ -1,0 +1,116 @@
+"""The intake API: submit work, poll it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from uuid import UUID
+
+import anyio.to_thread
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import ResponseHeader
+from litestar.di import Provide
+from litestar.status_codes import HTTP_202_ACCEPTED
+
+from auxot.application.keys import Caller
+from auxot.application.refs import format_ref, parse_ref
+from auxot.application.service import NotFoundError, Service
+from auxot.entrypoints.http.auth import provide_caller
+from auxot.entrypoints.http.problems import (
+    bad_request,
+    not_found,
+    unprocessable,
+    unsupported_media_type,
+)
+from auxot.entrypoints.http.wire import WorkAccepted
+
+_decoder = msgspec.json.Decoder()
+
+
+class IntakeController(Controller):
+    path = "/v1/intake/{intake_id:str}"
+    tags = ["intake"]  # noqa: RUF012 - Litestar reads it as a class attribute
+    dependencies = {"caller": Provide(provide_caller)}  # noqa: RUF012
+
+    @post(
+        "/",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Submit work",
+        description=(
+            "The body (any JSON object) becomes the work item's input. Answers 202 once "
+            "the item is durably recorded; its workflow runs asynchronously."
+        ),
+        response_headers=[
+            ResponseHeader(name="Location", description="Where to poll", documentation_only=True)
+        ],
+    )
+    async def submit(
+        self, request: Request[Any, Any, Any], intake_id: str, caller: Caller, service: Service
+    ) -> Response[WorkAccepted]:
+        intake = parse_ref("intake", intake_id)
+        if intake is None:
+            raise not_found()
+        work_input = _work_input(request, await request.body())
+        try:
+            work_id, committed = service.submit(caller, intake, work_input, refresh=False)
+        except NotFoundError:
+            work_id, committed = await _submit_after_refresh(service, caller, intake, work_input)
+        await asyncio.wrap_future(committed)
+        ref = format_ref("work", work_id)
+        return Response(
+            WorkAccepted(work_id=ref),
+            status_code=HTTP_202_ACCEPTED,
+            headers={"Location": f"/v1/intake/{intake_id}/work/{ref}"},
+        )
+
+    @get("/work/{work_id:str}", summary="Poll a work item", response_description="The record")
+    async def work(
+        self, intake_id: str, work_id: str, caller: Caller, service: Service
+    ) -> Response[bytes]:
+        intake, work = parse_ref("intake", intake_id), parse_ref("work", work_id)
+        if intake is None or work is None:
+            raise not_found()
+        try:
+            record = await anyio.to_thread.run_sync(
+                lambda: service.work_record(caller, intake, work)
+            )
+        except NotFoundError:
+            raise not_found() from None
+        return Response(record, media_type="application/json")
+
+
+async def _submit_after_refresh(
+    service: Service, caller: Caller, intake: UUID, work_input: dict[str, Any]
+) -> Any:
+    try:
+        return await anyio.to_thread.run_sync(lambda: service.submit(caller, intake, work_input))
+    except NotFoundError:
+        raise not_found() from None
+
+
+def _work_input(request: Request[Any, Any, Any], body: bytes) -> dict[str, Any]:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise unsupported_media_type("Send the work item's input as application/json.")
+    try:
+        value = _decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise bad_request(f"The body is not valid JSON: {exc}.") from None
+    if not isinstance(value, dict):
+        raise unprocessable(
+            f"The body must be a JSON object (the work item's input), not {_json_kind(value)}."
+        )
+    return value
+
+
+def _json_kind(value: object) -> str:
+    kinds = {
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }
+    return kinds.get(type(value), "a value")

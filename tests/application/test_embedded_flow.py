@@ -1,0 +1,22 @@
+"""The embedding API end to end on every backend: apply, submit, wait."""
+
+from __future__ import annotations
+
+import auxot
+from tests.support import EXAMPLE_WORKFLOW
+
+
+def test_example_workflow_completes_on_each_backend(database_url: str) -> None:
+    with auxot.connect(database_url, poll_interval=0.05) as ax:
+        applied = ax.apply(EXAMPLE_WORKFLOW)
+        intake = next(a.id for a in applied if a.kind == "intake")
+        work_id = ax.submit(intake, {"customer": "Acme Corp", "subject": "Login broken"})
+        assert ax.get(work_id).status in ("pending", "running", "completed")
+        record = ax.wait(work_id, timeout=20)
+    assert record.status == "completed"
+    assert record.output == "Draft a reply to Acme Corp"
+    assert [(s.key, s.status) for s in record.steps] == [
+        ("classify", "succeeded"),
+        ("draft", "succeeded"),
+    ]
+    assert record.steps[0].output == "Classify this ticket: Login broken"
