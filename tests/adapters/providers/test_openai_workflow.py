@@ -1,0 +1,95 @@
+"""A workflow whose provider is ``kind: openai``, end to end through the embedding API,
+against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import auxot
+from auxot.application.records import WorkRecord
+from tests.fakes.openai_server import FakeOpenAI, error, reply
+
+
+def workflow(base_url: str) -> str:
+    return f"""\
+teams:
+  - name: support
+providers:
+  - name: local-llm
+    kind: openai
+    max_parallel: 2
+    settings:
+      base_url: {base_url}
+      model: test-model
+      api_key_env: LLM_API_KEY
+      timeout: 5
+      system: You triage support tickets.
+workflows:
+  - name: Triage
+    team: support
+    steps:
+      - key: classify
+        prompt: "Classify this ticket: {{{{ input.subject }}}}"
+        provider: local-llm
+        handoffs:
+          - {{condition: default, to: complete}}
+intakes:
+  - name: triage
+    workflow: Triage
+    team: support
+"""
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+def run(server: FakeOpenAI, subject: str) -> WorkRecord:
+    with auxot.connect(
+        "memory://", poll_interval=0.05, secrets={"LLM_API_KEY": "sk-test"}
+    ) as ax:
+        applied = ax.apply(workflow(server.base_url))
+        intake = next(a.id for a in applied if a.kind == "intake")
+        work_id = ax.submit(intake, {"subject": subject})
+        return ax.wait(work_id, timeout=20)
+
+
+def test_a_step_on_an_openai_provider_records_output_model_and_tokens(
+    server: FakeOpenAI,
+) -> None:
+    server.script(reply("category: login", model="served-model-v2", usage=(21, 4)))
+    record = run(server, "Login broken")
+    assert record.status == "completed"
+    assert record.error is None
+    assert record.output == "category: login"
+    [step] = record.steps
+    assert (step.key, step.status, step.output) == ("classify", "succeeded", "category: login")
+    assert step.model == "served-model-v2"
+    assert step.tokens == {"prompt": 21, "completion": 4, "total": 25}
+    [sent] = server.requests
+    assert sent.headers["authorization"] == "Bearer sk-test"
+    assert sent.json["model"] == "test-model"
+    assert sent.json["messages"] == [
+        {"role": "system", "content": "You triage support tickets."},
+        {"role": "user", "content": "Classify this ticket: Login broken"},
+    ]
+
+
+def test_a_server_error_fails_the_item_naming_the_status(server: FakeOpenAI) -> None:
+    server.script(error(500, "model crashed"))
+    record = run(server, "Login broken")
+    assert record.status == "failed"
+    [step] = record.steps
+    assert step.status == "failed"
+    assert step.error is not None
+    assert "HTTP 500" in step.error
+    assert "model crashed" in step.error
+    assert record.error is not None
+    assert "HTTP 500" in record.error
+    assert step.error in record.error
+    assert step.tokens is None
+    assert len(server.requests) == 1  # no retry policy yet: a retryable failure still ends it
