@@ -95,8 +95,10 @@ def _work_input(request: Request[Any, Any, Any], body: bytes) -> dict[str, Any]:
         raise unsupported_media_type("Send the work item's input as application/json.")
     try:
         value = _decoder.decode(body)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise bad_request(f"The body is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise bad_request("The body's JSON is nested too deeply.") from None
     if not isinstance(value, dict):
         raise unprocessable(
             f"The body must be a JSON object (the work item's input), not {_json_kind(value)}."
