@@ -38,25 +38,37 @@ class Directory:
     def refresh(self) -> int:
         """Fold in what was recorded since the last refresh; returns how many events."""
         with self._lock:
-            self._refreshed_at = time.monotonic()
-            seen = 0
-            while True:
-                notifications = self._registry.recorder.select_notifications(
-                    start=self._position + 1, limit=self._batch
-                )
-                if not notifications:
-                    return seen
-                for originator_id in dict.fromkeys(n.originator_id for n in notifications):
-                    assert isinstance(originator_id, UUID)
-                    self._put(self._registry.repository.get(originator_id))
-                self._position = notifications[-1].id
-                seen += len(notifications)
+            return self._refresh()
 
     def refresh_soon(self, min_interval: float = 0.05) -> None:
-        """Refresh unless that happened within ``min_interval`` seconds: callers refresh
-        on a miss, and a flood of unknown keys must not become a flood of queries."""
-        if time.monotonic() - self._refreshed_at >= min_interval:
-            self.refresh()
+        """Make sure what was recorded before this call is folded in, refreshing at most
+        once per ``min_interval`` seconds: callers refresh on a miss, and a flood of
+        unknown keys must not become a flood of queries. A refresh that began after this
+        call serves it; otherwise it waits out the interval and refreshes itself (so a
+        key created elsewhere just after the last refresh is never refused)."""
+        asked = time.monotonic()
+        with self._lock:
+            if self._refreshed_at >= asked:
+                return
+            pause = self._refreshed_at + min_interval - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)  # pacing, under the lock: concurrent misses share one
+            self._refresh()
+
+    def _refresh(self) -> int:
+        self._refreshed_at = time.monotonic()
+        seen = 0
+        while True:
+            notifications = self._registry.recorder.select_notifications(
+                start=self._position + 1, limit=self._batch
+            )
+            if not notifications:
+                return seen
+            for originator_id in dict.fromkeys(n.originator_id for n in notifications):
+                assert isinstance(originator_id, UUID)
+                self._put(self._registry.repository.get(originator_id))
+            self._position = notifications[-1].id
+            seen += len(notifications)
 
     def _put(self, aggregate: Aggregate) -> None:
         self._by_id[aggregate.id] = aggregate

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from auxot.application.directory import Directory
@@ -65,9 +66,18 @@ class Worker:
             self._engine.close()
 
     def wait_projected(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        """Block until ``predicate()`` holds, re-checking after each projected batch."""
+        """Block until ``predicate()`` holds, re-checking after each batch this process
+        projects and at least every poll interval: another process sharing the database
+        may project the batch first, and then this process's projection has nothing to
+        do and notifies no one."""
+        deadline = time.monotonic() + timeout
         with self._projected:
-            return self._projected.wait_for(predicate, timeout)
+            while not predicate():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._projected.wait(min(remaining, self._poll))
+            return True
 
     def _project_loop(self) -> None:
         while not self._stopping.is_set():

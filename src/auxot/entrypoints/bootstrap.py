@@ -38,9 +38,10 @@ def bootstrap(
     database = parse_database_url(settings.database_url)
     clock = clock or SystemClock()
     ids = ids or RandomIds()
-    registry = Registry(env=database.env(Registry.name))
-    work = WorkLog(env=database.env(WorkLog.name))
-    view = database.work_view(work)
+    with database.opening():  # fails fast when unreachable; creates tables one at a time
+        registry = Registry(env=database.env(Registry.name))
+        work = WorkLog(env=database.env(WorkLog.name))
+        view = database.work_view(work)
     directory = Directory(registry)
     pool = ProviderPool(
         providers or {"scripted": ScriptedProvider, "openai": openai_factory(settings.secrets)}

@@ -45,10 +45,17 @@ class Settings:
         return cls(**values)
 
 
+def _port(raw: str) -> int:
+    port = int(raw)
+    if not 1 <= port <= 65535:
+        raise ValueError(f"{port} is not a port (1 to 65535)")
+    return port
+
+
 _ENV: list[tuple[str, str, Any]] = [
     ("database_url", "AUXOT_DATABASE_URL", str),
     ("host", "AUXOT_HOST", str),
-    ("port", "AUXOT_PORT", int),
+    ("port", "AUXOT_PORT", _port),
     ("worker_id", "AUXOT_WORKER_ID", str),
     ("lease_grace_seconds", "AUXOT_LEASE_GRACE_SECONDS", float),
     ("poll_interval", "AUXOT_POLL_INTERVAL", float),

@@ -6,16 +6,72 @@ or of the wrong type, or the declaration refers to something that does not exist
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, get_origin
 
+import attrs
 import cattrs
 import yaml
+from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.gen import make_dict_structure_fn
 
 from auxot.application.declarations import Declaration, DeclarationError
 
 _converter = cattrs.Converter(forbid_extra_keys=True)
+
+
+class _WrongType(TypeError):
+    """A value of the wrong YAML type: cattrs alone would coerce it (``members: alice``
+    into five one-letter members, ``active: "false"`` into True, 2.5 into 2)."""
+
+
+def _kind(value: Any) -> str:
+    kinds = {bool: "a boolean", int: "a number", float: "a decimal number", str: "a string"}
+    kinds |= {list: "a list", dict: "a mapping", type(None): "empty"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _exactly(cls: type, what: str) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, _: Any) -> Any:
+        if not isinstance(value, cls) or (isinstance(value, bool) and cls is not bool):
+            raise _WrongType(f"must be {what}, not {_kind(value)}")
+        return value
+
+    return structure
+
+
+def _checked(cls: type, what: str, inner: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, type_: Any) -> Any:
+        if not isinstance(value, cls):
+            raise _WrongType(f"must be {what}, not {_kind(value)}")
+        return inner(value, type_)
+
+    return structure
+
+
+def _is_tuple(t: Any) -> bool:
+    return get_origin(t) is tuple
+
+
+def _is_dict(t: Any) -> bool:
+    return get_origin(t) is dict
+
+
+def _list_of(t: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    return _checked(list, "a list", homogenous_tuple_structure_factory(t, converter))
+
+
+def _fields_of(t: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    return _checked(dict, "a mapping", make_dict_structure_fn(t, converter))
+
+
+_converter.register_structure_hook(str, _exactly(str, "a string (quote it)"))
+_converter.register_structure_hook(int, _exactly(int, "an integer"))
+_converter.register_structure_hook(bool, _exactly(bool, "true or false"))
+_converter.register_structure_hook_func(_is_dict, _exactly(dict, "a mapping"))
+_converter.register_structure_hook_factory(_is_tuple, _list_of)
+_converter.register_structure_hook_factory(attrs.has, _fields_of)
 
 
 class WorkflowFileError(ValueError):
@@ -92,6 +148,8 @@ def _join(path: str, part: str | int) -> str:
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, _WrongType):
+        return str(exc)
     if isinstance(exc, (TypeError, ValueError)):
         return f"has the wrong type or value ({exc})"
     return str(exc)

@@ -1,5 +1,10 @@
 """Persistence: which eventsourcing recorders and which work view a database URL means."""
 
-from auxot.adapters.persistence.database import Database, DatabaseUrlError, parse_database_url
+from auxot.adapters.persistence.database import (
+    Database,
+    DatabaseUnavailableError,
+    DatabaseUrlError,
+    parse_database_url,
+)
 
-__all__ = ["Database", "DatabaseUrlError", "parse_database_url"]
+__all__ = ["Database", "DatabaseUnavailableError", "DatabaseUrlError", "parse_database_url"]

@@ -7,6 +7,8 @@ them; the read models always live in the same database as the events they follow
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
@@ -20,6 +22,10 @@ Backend = Literal["memory", "sqlite", "postgres"]
 
 class DatabaseUrlError(ValueError):
     pass
+
+
+class DatabaseUnavailableError(ConnectionError):
+    """The database cannot be reached; the message is the driver's reason, on one line."""
 
 
 @attrs.frozen
@@ -71,6 +77,30 @@ class Database:
         from auxot.adapters.persistence.postgres import PostgresWorkView
 
         return work.factory.tracking_recorder(PostgresWorkView)  # type: ignore[return-value]
+
+    @contextlib.contextmanager
+    def opening(self) -> Iterator[None]:
+        """Around creating the stores of one process. On PostgreSQL it fails at once, with
+        the server's reason, when the database cannot be reached (the connection pool
+        would retry for its whole timeout, then say only that it timed out), and it
+        holds an advisory lock so that processes starting together create the tables in
+        turn: the library's CREATE OR REPLACE FUNCTION and CREATE TABLE IF NOT EXISTS
+        fail when run concurrently ("tuple concurrently updated")."""
+        if self.backend != "postgres":
+            yield
+            return
+        import psycopg
+
+        params = {"host": self.host, "port": self.port, "dbname": self.dbname}
+        params |= {"user": self.user} if self.user else {}
+        params |= {"password": self.password} if self.password else {}
+        try:
+            conn = psycopg.connect(connect_timeout=10, autocommit=True, **params)  # type: ignore[arg-type]
+        except psycopg.Error as exc:
+            raise DatabaseUnavailableError(" ".join(str(exc).split())) from exc
+        with conn:  # closing the session releases its advisory lock
+            conn.execute("SELECT pg_advisory_lock(hashtext('auxot:create-tables'))")
+            yield
 
     def describe(self) -> str:
         """The URL without its password, for logs and banners."""

@@ -38,6 +38,9 @@ class PostgresWorkView(PostgresTrackingRecorder):
         )
 
     def save(self, rows: Sequence[WorkRow], tracking: Tracking) -> None:
+        # Lock rows in one global order: racing projections save overlapping batches
+        # that list shared items in different orders, and would otherwise deadlock.
+        rows = sorted(rows, key=lambda r: r.work_id)
         with self.datastore.transaction(commit=True) as curs:
             curs.executemany(
                 SQL(

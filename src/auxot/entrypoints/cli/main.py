@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -20,6 +21,9 @@ from auxot.application.service import Service
 from auxot.entrypoints.bootstrap import bootstrap
 from auxot.entrypoints.settings import Settings, SettingsError
 from auxot.entrypoints.workflow_file import WorkflowFileError, load_declaration, locate
+
+# Checked here: uvicorn hangs, silently, when asked to bind a port out of range.
+_PORT = click.IntRange(1, 65535)
 
 _DATABASE = click.option(
     "--database",
@@ -44,7 +48,8 @@ def _service(settings: Settings, *, run_engine: bool = True) -> Service:
     except DatabaseUrlError as exc:
         _fail(str(exc))
     except Exception as exc:  # the database is down, unreachable, ...
-        _fail(f"cannot open the database {settings.database_url!r}: {exc}")
+        reason = " ".join(str(exc).split())  # one line
+        _fail(f"cannot open the database {_describe(settings)}: {reason}")
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -60,7 +65,7 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--host", default=None, help="Interface to listen on [default 127.0.0.1]")
-@click.option("--port", type=int, default=None, help="Port to listen on [default 8000]")
+@click.option("--port", type=_PORT, default=None, help="Port to listen on [default 8000]")
 @_DATABASE
 @click.option("--worker/--no-worker", default=True, help="Run the worker in this process.")
 def serve(host: str | None, port: int | None, database_url: str | None, worker: bool) -> None:
@@ -91,7 +96,10 @@ def _serve(settings: Settings, service: Service, banner: str = "") -> None:
     )
     if banner:
         click.echo(banner)
-    server.run()
+    # On Ctrl+C uvicorn shuts down gracefully, then re-raises SIGINT: a clean stop, not
+    # click's "Aborted!" and exit status 1.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
 
 
 @cli.command()
@@ -190,7 +198,7 @@ def keys_revoke(key_id: str, database_url: str | None) -> None:
 
 
 @cli.command()
-@click.option("--port", type=int, default=None, help="Port to listen on [default 8000]")
+@click.option("--port", type=_PORT, default=None, help="Port to listen on [default 8000]")
 @_DATABASE
 def demo(port: int | None, database_url: str | None) -> None:
     """Set up a demo workflow and intake, start the server, print curl commands to try."""

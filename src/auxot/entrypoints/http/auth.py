@@ -6,13 +6,16 @@ from typing import Any
 
 import anyio.to_thread
 from litestar import Request
+from litestar.di import NamedDependency
 
 from auxot.application.keys import Caller
 from auxot.application.service import Service
 from auxot.entrypoints.http.problems import unauthorized
 
 
-async def provide_caller(request: Request[Any, Any, Any], service: Service) -> Caller:
+async def provide_caller(
+    request: Request[Any, Any, Any], service: NamedDependency[Service]
+) -> Caller:
     """The caller the request's API key stands for; 401 for anything else.
 
     The key is first checked in memory; only an unknown key id costs a (throttled)

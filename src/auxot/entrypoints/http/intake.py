@@ -10,7 +10,8 @@ import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import ResponseHeader
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from auxot.application.keys import Caller
@@ -46,7 +47,11 @@ class IntakeController(Controller):
         ],
     )
     async def submit(
-        self, request: Request[Any, Any, Any], intake_id: str, caller: Caller, service: Service
+        self,
+        request: Request[Any, Any, Any],
+        intake_id: FromPath[str],
+        caller: NamedDependency[Caller],
+        service: NamedDependency[Service],
     ) -> Response[WorkAccepted]:
         intake = parse_ref("intake", intake_id)
         if intake is None:
@@ -66,7 +71,11 @@ class IntakeController(Controller):
 
     @get("/work/{work_id:str}", summary="Poll a work item", response_description="The record")
     async def work(
-        self, intake_id: str, work_id: str, caller: Caller, service: Service
+        self,
+        intake_id: FromPath[str],
+        work_id: FromPath[str],
+        caller: NamedDependency[Caller],
+        service: NamedDependency[Service],
     ) -> Response[bytes]:
         intake, work = parse_ref("intake", intake_id), parse_ref("work", work_id)
         if intake is None or work is None:
