@@ -97,4 +97,6 @@ class Directory:
         return self.providers_by_name.get(name)
 
     def teams_of_user(self, user: str) -> frozenset[UUID]:
-        return frozenset(t.id for t in self.teams_by_name.values() if user in t.members)
+        # A copy: the refresh thread may add teams while a request reads them.
+        teams = list(self.teams_by_name.values())
+        return frozenset(t.id for t in teams if user in t.members)

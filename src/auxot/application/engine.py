@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -27,6 +27,7 @@ from auxot.application.ports import Clock, PromptRequest, ProviderError, WorkVie
 from auxot.application.prompts import TemplateError, render
 from auxot.application.providers import ProviderPool
 from auxot.application.refs import format_ref
+from auxot.application.step_threads import StepThreads
 from auxot.application.stores import WorkLog
 from auxot.domain.definition import Definition, Step
 from auxot.domain.provider import Provider as ProviderRecord
@@ -59,8 +60,11 @@ class Engine:
         self._lease_grace = lease_grace
         self._batch = batch
         self._on_recorded = on_recorded
-        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="auxot-step")
+        self._threads = StepThreads(threads)
         self._lock = threading.Lock()
+        self._finished = threading.Condition(self._lock)
+        self._closing = False
+        self._abandoned = False
         self._running: set[UUID] = set()
         self._busy: Counter[str] = Counter()
 
@@ -70,7 +74,7 @@ class Engine:
         started = 0
         for work_id in self._view.due(now, self._batch):
             with self._lock:
-                if work_id in self._running:
+                if self._closing or work_id in self._running:
                     continue
             started += self._try_start(work_id)
         return started
@@ -80,8 +84,22 @@ class Engine:
         with self._lock:
             return not self._running
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=False)
+    def close(self, drain_seconds: float = 10.0) -> bool:
+        """Stop claiming, and wait up to ``drain_seconds`` for steps in flight to record
+        their outcome. True when all did; the rest are left to their leases."""
+        deadline = time.monotonic() + drain_seconds
+        with self._lock:
+            self._closing = True
+            while self._running and (remaining := deadline - time.monotonic()) > 0:
+                self._finished.wait(remaining)
+            drained = not self._running
+            # Outcomes arriving after this are not recorded: the process is going away,
+            # and providers closing under a call must not be mistaken for step failures.
+            self._abandoned = not drained
+        self._threads.stop()
+        if not drained:
+            log.warning("stopped with steps in flight; their leases will let them run again")
+        return drained
 
     def _try_start(self, work_id: UUID) -> int:
         try:
@@ -108,7 +126,7 @@ class Engine:
         with self._lock:
             self._running.add(work_id)
         self._on_recorded()
-        self._executor.submit(self._run, item, run.attempt, definition, step, provider)
+        self._threads.submit(lambda: self._run(item, run.attempt, definition, step, provider))
         return 1
 
     def _locate(self, item: WorkItem) -> tuple[Definition, Step, ProviderRecord] | str:
@@ -160,6 +178,7 @@ class Engine:
             self._release(provider.name)
             with self._lock:
                 self._running.discard(item.id)
+                self._finished.notify_all()
             self._on_recorded()
 
     def _call(self, item: WorkItem, attempt: int, step: Step, provider: ProviderRecord) -> Any:
@@ -178,6 +197,8 @@ class Engine:
             return f"{type(exc).__name__}: {exc}", False
 
     def _record(self, item: WorkItem, change: Callable[[], None]) -> None:
+        if self._abandoned:
+            return
         try:
             change()
             self._work.save(item)

@@ -27,12 +27,14 @@ class Worker:
         *,
         poll_interval: float = 0.2,
         refresh_interval: float = 0.5,
+        drain_seconds: float = 10.0,
     ) -> None:
         self._projection = projection
         self._directory = directory
         self._engine = engine
         self._poll = poll_interval
         self._refresh = refresh_interval
+        self._drain = drain_seconds
         self._stopping = threading.Event()
         self._events_recorded = threading.Event()
         self._work_due = threading.Event()
@@ -63,7 +65,7 @@ class Worker:
             thread.join()
         self._threads.clear()
         if self._engine is not None:
-            self._engine.close()
+            self._engine.close(self._drain)
 
     def wait_projected(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Block until ``predicate()`` holds, re-checking after each batch this process

@@ -139,6 +139,9 @@ class WorkItem(Aggregate):
 
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, WorkItem)
+            live = aggregate.live_run
+            if live is not None:  # its worker was presumed dead before the item failed
+                live.status = RunStatus.LEASE_EXPIRED
             aggregate.status = Status.FAILED
             aggregate.error = self.reason
             aggregate.finished_at = self.timestamp

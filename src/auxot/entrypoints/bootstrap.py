@@ -72,6 +72,7 @@ def bootstrap(
         engine,
         poll_interval=settings.poll_interval,
         refresh_interval=settings.refresh_interval,
+        drain_seconds=settings.drain_seconds,
     )
 
     def save(events: Sequence[CanMutateAggregate[UUID]]) -> None:

@@ -26,6 +26,7 @@ class Settings:
     poll_interval: float = 0.2
     refresh_interval: float = 0.5
     step_threads: int = 16
+    drain_seconds: float = 10.0
     max_body_bytes: int = 1024 * 1024
     # Environment variables a provider may name (``api_key_env``) for its credentials.
     secrets: Mapping[str, str] = attrs.field(factory=dict, repr=False)
@@ -61,5 +62,6 @@ _ENV: list[tuple[str, str, Any]] = [
     ("poll_interval", "AUXOT_POLL_INTERVAL", float),
     ("refresh_interval", "AUXOT_REFRESH_INTERVAL", float),
     ("step_threads", "AUXOT_STEP_THREADS", int),
+    ("drain_seconds", "AUXOT_DRAIN_SECONDS", float),
     ("max_body_bytes", "AUXOT_MAX_BODY_BYTES", int),
 ]

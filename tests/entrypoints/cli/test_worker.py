@@ -30,10 +30,11 @@ def with_provider(settings: str, max_parallel: int) -> str:
     return text
 
 
-# The lease of a claim is the provider's timeout (2 s) plus the grace (0.5 s).
-TIMEOUT, GRACE = 2.0, 0.5
-HANGING = with_provider("{delay: 60, timeout: 2}", max_parallel=2)  # a call that never ends
-ANSWERING = with_provider("{timeout: 2}", max_parallel=2)
+# The lease of a claim is the provider's timeout (4 s) plus the grace (0.5 s). The hanging
+# call would time out after 4 s: the worker is killed long before that.
+TIMEOUT, GRACE = 4.0, 0.5
+HANGING = with_provider("{delay: 60, timeout: 4}", max_parallel=2)
+ANSWERING = with_provider("{timeout: 4}", max_parallel=2)
 
 
 def steps(record: dict[str, Any]) -> list[tuple[str, str, int]]:
@@ -185,3 +186,26 @@ def test_processes_starting_together_on_one_postgresql_database_all_start(
         assert list(pool.map(str, range(6))) == [str(n) for n in range(6)]  # warm
         for _ in range(3):  # the first round on an empty database, then on its tables
             assert list(pool.map(_open_and_close, [postgres_url] * 6)) == ["ok"] * 6
+
+
+def test_a_worker_stuck_in_a_step_stops_within_its_drain_time(cli: Cli, sqlite_url: str) -> None:
+    triage = intake_id(cli.apply(HANGING, sqlite_url), "triage")
+    key = cli.create_key(sqlite_url)["key"]
+    _, base_url = cli.serve(sqlite_url, "--no-worker")
+    stuck = cli.spawn(
+        "worker",
+        "--database",
+        sqlite_url,
+        env={**worker_env("stuck"), "AUXOT_DRAIN_SECONDS": "0.5"},
+    )
+    api = Api(base_url, key)
+    try:
+        work_id = api.submit(triage, {"customer": "Hooli"})
+        api.wait_for(triage, work_id, lambda r: steps(r) == [("classify", "running", 1)])
+        stuck.signal(signal.SIGTERM)
+        # It gives up on the step after the drain time, long before the call would end...
+        assert stuck.wait(timeout=TIMEOUT - 1) == 0
+        # ...and records nothing for it: the lease will let another worker run it again.
+        assert steps(api.record(triage, work_id)) == [("classify", "running", 1)]
+    finally:
+        api.close()

@@ -263,8 +263,9 @@ class OpenAIProvider:
         with self._lock:
             if self._closed:
                 # Reconfigured while this step was queued: a retry gets the new provider.
-                self._fail("the provider was closed (reconfigured or shutting down)",
-                           retryable=True)
+                self._fail(
+                    "the provider was closed (reconfigured or shutting down)", retryable=True
+                )
             self._in_flight += 1
 
     def _leave(self) -> None:
@@ -337,9 +338,7 @@ class OpenAIProvider:
                 self._status_error(response, data)
             data, overflowed = self._read(response, self._max_response_bytes, deadline)
         if overflowed:
-            self._fail(
-                f"malformed response: the body exceeds {self._max_response_bytes} bytes"
-            )
+            self._fail(f"malformed response: the body exceeds {self._max_response_bytes} bytes")
         return data
 
     def _read(self, response: httpx.Response, limit: int, deadline: float) -> tuple[bytes, bool]:

@@ -5,7 +5,8 @@ Settings (all optional):
   replies: per-step replies, ``{step_key: text}``, taking precedence over ``reply``;
   fail:    an error message: every call fails with it (``retryable: true`` marks it
            transient);
-  delay:   seconds each call takes (bounded by ``timeout``);
+  delay:   seconds each call takes; a delay beyond ``timeout`` (default 60) fails the
+           call as a retryable timeout once ``timeout`` has passed;
   model:   the model name to report (default ``scripted``).
 With no reply configured it answers with the rendered prompt itself.
 """
@@ -18,6 +19,7 @@ from typing import Any
 
 from auxot.application.ports import Completion, PromptRequest, ProviderError, Usage
 from auxot.application.prompts import render
+from auxot.application.providers import DEFAULT_TIMEOUT_SECONDS
 
 _KNOWN = {"reply", "replies", "fail", "retryable", "delay", "model", "timeout"}
 
@@ -34,13 +36,18 @@ class ScriptedProvider:
         self._retryable = bool(settings.get("retryable", False))
         self._delay = float(settings.get("delay", 0))
         self._model = str(settings.get("model", "scripted"))
+        self._timeout = float(settings.get("timeout", DEFAULT_TIMEOUT_SECONDS))
         if self._delay < 0 or not isinstance(self._replies, Mapping):
             raise ValueError("scripted provider: delay must be >= 0 and replies a mapping")
         self._closed = threading.Event()
 
     def complete(self, request: PromptRequest) -> Completion:
         if self._delay:
-            self._closed.wait(self._delay)  # an interruptible stand-in for model latency
+            # An interruptible stand-in for model latency, bounded like a real call.
+            if self._closed.wait(min(self._delay, self._timeout)):
+                raise ProviderError(f"provider '{self.name}' was closed", retryable=True)
+            if self._delay > self._timeout:
+                raise ProviderError(f"timed out after {self._timeout:g}s", retryable=True)
         if self._fail:
             raise ProviderError(str(self._fail), retryable=self._retryable)
         template = self._replies.get(request.step, self._reply)
