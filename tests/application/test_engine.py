@@ -15,7 +15,7 @@ from uuid import UUID
 import pytest
 
 from auxot.adapters.clock import ManualClock
-from auxot.application.declarations import ProviderDecl
+from auxot.application.declarations import Declaration, IntakeDecl, ProviderDecl, TeamDecl
 from auxot.application.engine import Engine
 from auxot.application.ports import Completion, PromptRequest
 from auxot.application.projection import WorkProjection
@@ -246,9 +246,7 @@ def test_max_parallel_one_runs_one_step_at_a_time_in_arrival_order(
     assert gated.most_in_flight == 1
 
 
-def test_max_parallel_two_runs_two_at_once(
-    harness: Harness, gated: GatedProvider
-) -> None:
+def test_max_parallel_two_runs_two_at_once(harness: Harness, gated: GatedProvider) -> None:
     intake = apply(harness, ProviderDecl("offline", "gated", max_parallel=2), prompts=("go",))
     work_ids = [harness.submit(intake, {"n": n}) for n in range(3)]
     harness.project()
@@ -334,3 +332,60 @@ def test_max_parallel_holds_across_workers_sharing_the_store(
         wait_until(lambda: gated.called(2), what="both steps to start")
     assert started == 1
     assert gated.most_in_flight == 1
+
+
+def test_items_waiting_for_a_full_provider_do_not_hold_back_another_provider(
+    clock: ManualClock, gated: GatedProvider
+) -> None:
+    """More items wait for the full provider than one page of due items holds; an item
+    for a free provider behind them still starts in the same dispatch."""
+    service = memory_service(clock, providers={"gated": gated.factory})
+    harness = Harness(service, clock)
+    engine = Engine(
+        service.work,
+        service.view,
+        service.directory,
+        service.providers,
+        clock,
+        worker_id="paging",
+        threads=4,
+        batch=2,
+    )
+    harness.engines.append(engine)
+    try:
+        slow = linear_workflow(name="slow", provider="slow", prompts=("wait",))
+        fast = linear_workflow(name="fast", provider="offline", prompts=("go",))
+        applied = service.apply(
+            Declaration(
+                teams=(TeamDecl("support"),),
+                providers=(
+                    ProviderDecl("slow", "gated", max_parallel=1),
+                    ProviderDecl("offline", "scripted"),
+                ),
+                workflows=(slow, fast),
+                intakes=(
+                    IntakeDecl("slow", "slow", "support"),
+                    IntakeDecl("fast", "fast", "support"),
+                ),
+            )
+        )
+        intakes = ids_of(applied, "intake")
+        blocked = []
+        for n in range(5):
+            blocked.append(harness.submit(intakes["slow"], {"n": n}))
+            clock.advance(timedelta(seconds=1))
+        last = harness.submit(intakes["fast"], {"n": "fast"})
+        harness.project()
+
+        assert engine.dispatch() == 2  # the first slow item, and the fast one behind 4 waiting
+        wait_until(lambda: engine.idle is False and gated.called(1), what="the slow step")
+        wait_until(
+            lambda: service.work.item(last).status is Status.COMPLETED,
+            what="the fast item to complete",
+        )
+        harness.project()
+        assert [harness.record(w).status for w in blocked] == ["running", *["pending"] * 4]
+        assert gated.most_in_flight == 1
+    finally:
+        gated.open_all()
+        harness.close()

@@ -49,6 +49,7 @@ class Engine:
         lease_grace: timedelta = timedelta(seconds=30),
         threads: int = 16,
         batch: int = 64,
+        max_pages: int = 16,
         on_recorded: Callable[[], None] = lambda: None,
     ) -> None:
         self._work = work
@@ -67,16 +68,34 @@ class Engine:
         self._abandoned = False
         self._running: set[UUID] = set()
         self._busy: Counter[str] = Counter()
+        self._waiting: dict[UUID, str] = {}  # due items known to wait for a full provider
+        self._max_pages = max_pages
 
     def dispatch(self) -> int:
-        """Claim and start what is due and fits its provider's limit; returns how many."""
+        """Claim and start what is due and fits its provider's limit; returns how many.
+
+        Pages through the due items in arrival order, so that items waiting for a full
+        provider do not hold back items for another one. An item found waiting is
+        remembered with its provider and passed over without a read while that provider
+        stays full.
+        """
         now = self._clock.now()
-        started = 0
-        for work_id in self._view.due(now, self._batch):
-            with self._lock:
-                if self._closing or work_id in self._running:
-                    continue
-            started += self._try_start(work_id)
+        started, offset, seen = 0, 0, set[UUID]()
+        for _ in range(self._max_pages):
+            page = self._view.due(now, self._batch, offset)
+            seen.update(page)
+            for work_id in page:
+                with self._lock:
+                    if self._closing or work_id in self._running:
+                        continue
+                    waiting_for = self._waiting.get(work_id)
+                if waiting_for is None or not self._full(waiting_for):
+                    started += self._try_start(work_id)
+            if len(page) < self._batch or self._all_full():
+                break
+            offset += len(page)
+        with self._lock:
+            self._waiting = {w: p for w, p in self._waiting.items() if w in seen}
         return started
 
     @property
@@ -115,7 +134,10 @@ class Engine:
             return 0
         definition, step, provider = located
         if not self._take_slot(provider):
-            return 0  # full: the item stays due, in arrival order, and waits its turn
+            # Full: the item stays due, in arrival order, and waits its turn.
+            with self._lock:
+                self._waiting[work_id] = provider.name
+            return 0
         lease = timedelta(seconds=self._providers.timeout_of(provider)) + self._lease_grace
         try:
             run = item.start_step(self.worker_id, lease, now)
@@ -212,6 +234,16 @@ class Engine:
                 return False
             self._busy[provider.name] += 1
             return True
+
+    def _full(self, provider_name: str) -> bool:
+        provider = self._directory.provider(provider_name)
+        limit = provider.max_parallel if provider is not None else 0
+        with self._lock:
+            return self._busy[provider_name] >= limit
+
+    def _all_full(self) -> bool:
+        names = list(self._directory.providers_by_name)
+        return bool(names) and all(self._full(name) for name in names)
 
     def _release(self, provider_name: str) -> None:
         with self._lock:

@@ -118,8 +118,9 @@ class WorkView(Protocol):
 
     def get(self, work_id: UUID) -> WorkRow | None: ...
 
-    def due(self, now: datetime, limit: int) -> list[UUID]:
-        """Ids of items due at ``now``, the earliest first (arrival order)."""
+    def due(self, now: datetime, limit: int, offset: int = 0) -> list[UUID]:
+        """Ids of items due at ``now``, the earliest first (arrival order), from the
+        ``offset``-th on."""
         ...
 
     def max_tracking_id(self, application_name: str) -> int | None: ...

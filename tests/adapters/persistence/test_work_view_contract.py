@@ -163,6 +163,9 @@ def test_due_returns_what_is_due_earliest_first_then_by_work_id(opened: Opened) 
     assert opened.view.due(now, 100) == [r.work_id for r in expected]
     assert opened.view.due(now, 3) == [r.work_id for r in expected[:3]]
     assert opened.view.due(now, 1) == [early.work_id]
+    assert opened.view.due(now, 2, offset=2) == [r.work_id for r in expected[2:4]]
+    assert opened.view.due(now, 100, offset=5) == [expected[5].work_id]
+    assert opened.view.due(now, 100, offset=6) == []
     assert opened.view.due(T0 - timedelta(microseconds=1), 100) == []
     # ``now`` in another zone means the same instant.
     assert opened.view.due(now.astimezone(PLUS_TWO), 100) == [r.work_id for r in expected]

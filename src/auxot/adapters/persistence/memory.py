@@ -27,8 +27,8 @@ class MemoryWorkView(POPOTrackingRecorder):
     def get(self, work_id: UUID) -> WorkRow | None:
         return self._rows.get(work_id)
 
-    def due(self, now: datetime, limit: int) -> list[UUID]:
+    def due(self, now: datetime, limit: int, offset: int = 0) -> list[UUID]:
         with self._database_lock:
             due = [r for r in self._rows.values() if r.due_at is not None and r.due_at <= now]
         due.sort(key=lambda r: (r.due_at, r.work_id))
-        return [r.work_id for r in due[:limit]]
+        return [r.work_id for r in due[offset : offset + limit]]

@@ -75,14 +75,14 @@ class PostgresWorkView(PostgresTrackingRecorder):
             found = curs.fetchone()
         return None if found is None else WorkRow(**{k: found[k] for k in _FIELDS})
 
-    def due(self, now: datetime, limit: int) -> list[UUID]:
+    def due(self, now: datetime, limit: int, offset: int = 0) -> list[UUID]:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
                 SQL(
                     "SELECT work_id FROM {0} WHERE due_at IS NOT NULL AND due_at <= %s "
-                    "ORDER BY due_at, work_id LIMIT %s"
+                    "ORDER BY due_at, work_id LIMIT %s OFFSET %s"
                 ).format(self._table),
-                (now, limit),
+                (now, limit, offset),
                 prepare=True,
             )
             return [r["work_id"] for r in curs.fetchall()]

@@ -66,12 +66,12 @@ class SQLiteWorkView(SQLiteTrackingRecorder):
             found = c.fetchone()
         return None if found is None else _row(found)
 
-    def due(self, now: datetime, limit: int) -> list[UUID]:
+    def due(self, now: datetime, limit: int, offset: int = 0) -> list[UUID]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 "SELECT work_id FROM work_status WHERE due_at IS NOT NULL AND due_at <= ? "
-                "ORDER BY due_at, work_id LIMIT ?",
-                (now.timestamp(), limit),
+                "ORDER BY due_at, work_id LIMIT ? OFFSET ?",
+                (now.timestamp(), limit, offset),
             )
             return [UUID(hex=r[0]) for r in c.fetchall()]
 
