@@ -167,3 +167,26 @@ def test_stop_without_submissions_returns_at_once(work: WorkLog) -> None:
     committer.stop()
     committer.stop()
     assert stored_ids(work) == []
+
+
+def test_a_database_failure_fails_the_whole_batch_in_one_try(work: WorkLog) -> None:
+    save = GatedSave(work)
+
+    def down_after_the_first(events: Events) -> None:
+        if save.calls:
+            save.calls.append(list(events))
+            raise OSError("connection refused")
+        save(events)
+
+    committer = GroupCommitter(down_after_the_first)
+    first = committer.submit(new_item())
+    assert save.entered.wait(TIMEOUT)
+    futures = [committer.submit(new_item()) for _ in range(4)]
+    save.release.set()
+    first.result(TIMEOUT)
+    for future in futures:
+        with pytest.raises(OSError, match="connection refused"):
+            future.result(TIMEOUT)
+    committer.stop()
+    # Not retried item by item: that would only repeat the failure four times.
+    assert [len(call) for call in save.calls] == [1, 4]

@@ -17,6 +17,7 @@ from concurrent.futures import Future
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, CanMutateAggregate
+from eventsourcing.persistence import RecordConflictError
 
 Events = Sequence[CanMutateAggregate[UUID]]
 Save = Callable[[Events], None]
@@ -87,14 +88,24 @@ class GroupCommitter:
     def _commit(self, batch: list[tuple[Events, Future[None]]]) -> None:
         try:
             self._save([event for events, _ in batch for event in events])
-        except Exception as exc:
+        except RecordConflictError as exc:
             if len(batch) == 1:
-                batch[0][1].set_exception(exc)
+                _fail(batch, exc)
                 return
-            # One bad aggregate must not fail its neighbours: save each on its own.
+            # One conflicting aggregate must not fail its neighbours: save each alone.
             for item in batch:
                 self._commit([item])
+            return
+        except Exception as exc:
+            # The database is down or refused the transaction: trying each item alone
+            # would only repeat the failure N times.
+            _fail(batch, exc)
             return
         for _, future in batch:
             future.set_result(None)
         self._on_saved()
+
+
+def _fail(batch: list[tuple[Events, Future[None]]], exc: Exception) -> None:
+    for _, future in batch:
+        future.set_exception(exc)

@@ -37,7 +37,7 @@ class Database:
     user: str = ""
     password: str = attrs.field(default="", repr=False)
     dbname: str = ""
-    pool_size: int = 10
+    pool_size: int = 8
 
     def env(self, app_name: str) -> dict[str, str]:
         """The eventsourcing settings for the application named ``app_name``."""
@@ -59,7 +59,11 @@ class Database:
             "POSTGRES_PORT": str(self.port),
             "POSTGRES_USER": self.user,
             "POSTGRES_PASSWORD": self.password,
-            "POSTGRES_POOL_SIZE": str(self.pool_size),
+            # The registry is read on a miss and written by `apply`; the work log takes
+            # every submission, claim, outcome and projection: size pools to match, so
+            # that a process holds a handful of connections, not dozens.
+            "POSTGRES_POOL_SIZE": str(self.pool_size if app_name == "work" else 2),
+            "POSTGRES_MAX_OVERFLOW": str(self.pool_size if app_name == "work" else 4),
             "POSTGRES_CONNECT_TIMEOUT": "10",
             "POSTGRES_LOCK_TIMEOUT": "30",
         }
