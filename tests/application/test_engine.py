@@ -148,11 +148,6 @@ class Harness:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
 def gated() -> GatedProvider:
     return GatedProvider()
 

@@ -27,11 +27,6 @@ SUPPORT, OPS = team_id("support"), team_id("ops")
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
 def service(clock: ManualClock) -> Iterator[Service]:
     service = memory_service(clock)
     service.apply(

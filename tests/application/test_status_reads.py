@@ -25,11 +25,6 @@ _RANK = {"pending": 0, "running": 1, "completed": 2, "failed": 2}
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
 def service(clock: ManualClock) -> Iterator[Service]:
     service = memory_service(clock)
     yield service
