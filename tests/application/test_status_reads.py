@@ -171,3 +171,22 @@ def test_status_never_goes_backwards_while_projection_and_engine_move_on(
         assert statuses[0] == "pending"
         assert "running" in statuses
         assert statuses[-1] == "completed"
+
+
+def test_another_process_reads_work_of_an_intake_created_moments_ago(sqlite_url: str) -> None:
+    """Two services on one database, as two HTTP processes: the intake and its work are
+    created through one; the other, which has not refreshed since, reads the record."""
+    from auxot.entrypoints.bootstrap import bootstrap
+    from auxot.entrypoints.settings import Settings
+
+    first, second = (bootstrap(Settings(database_url=sqlite_url)) for _ in range(2))
+    try:
+        second.directory.refresh()
+        applied = first.apply(declaration())
+        intake = _id("intake", ids_of(applied, "intake")["triage"])
+        work_id = submit(first, intake)
+        record = decode_record(second.work_record(None, intake, work_id))
+        assert record.status == "pending"
+    finally:
+        first.close()
+        second.close()

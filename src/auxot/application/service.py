@@ -80,8 +80,13 @@ class Service:
         return item.id, self.committer.submit(item)
 
     def work_record(self, caller: Caller | None, intake_id: UUID, work_id: UUID) -> bytes:
-        """The item's record as JSON, as the intake's caller may see it."""
+        """The item's record as JSON, as the intake's caller may see it. Reads the
+        database: call it off the event loop."""
         intake = self.directory.intake(intake_id)
+        if intake is None:
+            # Created moments ago, and work submitted through another process.
+            self.directory.refresh_soon()
+            intake = self.directory.intake(intake_id)
         if intake is None or not intake.active or not _may_use(caller, intake.team_id):
             raise NotFoundError("work")
         found = self.find_record(work_id)
