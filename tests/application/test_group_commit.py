@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -190,3 +191,40 @@ def test_a_database_failure_fails_the_whole_batch_in_one_try(work: WorkLog) -> N
     committer.stop()
     # Not retried item by item: that would only repeat the failure four times.
     assert [len(call) for call in save.calls] == [1, 4]
+
+
+def test_async_submissions_resolve_on_their_loop_once_committed(work: WorkLog) -> None:
+    save = GatedSave(work)
+    committer = GroupCommitter(save)
+
+    async def submit_many() -> list[UUID]:
+        first = new_item()
+        blocker = committer.submit_async(first)
+        await asyncio.to_thread(save.entered.wait, TIMEOUT)
+        items = [new_item() for _ in range(20)]
+        waiting = [committer.submit_async(item) for item in items]
+        gone = committer.submit_async(new_item())
+        gone.cancel()  # a client that went away must not break its batch
+        assert not any(f.done() for f in waiting)  # nothing answers before the commit
+        save.release.set()
+        await asyncio.wait_for(asyncio.gather(blocker, *waiting), TIMEOUT)
+        return [first.id, *(item.id for item in items)]
+
+    committed = asyncio.run(submit_many())
+    committer.stop()
+    assert set(committed) <= set(stored_ids(work))
+    assert len(save.calls) == 2  # the 21 queued behind the first were one batch
+
+
+def test_an_async_submission_gets_the_commit_failure(work: WorkLog) -> None:
+    def broken(events: Events) -> None:
+        raise OSError("disk full")
+
+    committer = GroupCommitter(broken)
+
+    async def submit() -> None:
+        await asyncio.wait_for(committer.submit_async(new_item()), TIMEOUT)
+
+    with pytest.raises(OSError, match="disk full"):
+        asyncio.run(submit())
+    committer.stop()

@@ -6,10 +6,16 @@ writer thread takes everything queued while its previous save ran and saves it a
 batch; each submitter waits on its own future, which resolves only once its events are
 durably committed. Under light load a batch is one item and adds no delay; under heavy
 load batches grow by themselves.
+
+Submitters on an event loop get an asyncio future, and all of a batch's futures on one
+loop are resolved by one wake-up of that loop: a ``concurrent.futures.Future`` per
+request, wrapped for asyncio, would cost a lock, a condition and a wake-up each.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -21,6 +27,8 @@ from eventsourcing.persistence import RecordConflictError
 
 Events = Sequence[CanMutateAggregate[UUID]]
 Save = Callable[[Events], None]
+Waiter = Future[None] | asyncio.Future[None]
+Batch = list[tuple[Events, Waiter]]
 
 _STOP = object()
 
@@ -42,12 +50,21 @@ class GroupCommitter:
 
     def submit(self, aggregate: Aggregate) -> Future[None]:
         """Queue the aggregate's pending events; the future resolves once committed."""
-        self._ensure_started()
         future: Future[None] = Future()
+        self._enqueue(aggregate, future)
+        return future
+
+    def submit_async(self, aggregate: Aggregate) -> asyncio.Future[None]:
+        """Like ``submit``, from a coroutine: await the result on the running loop."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._enqueue(aggregate, future)
+        return future
+
+    def _enqueue(self, aggregate: Aggregate, waiter: Waiter) -> None:
+        self._ensure_started()
         # Collect now: a failed batch is retried event list by event list, and the
         # library's save() drains an aggregate's pending events even when it fails.
-        self._queue.put((aggregate.collect_events(), future))
-        return future
+        self._queue.put((aggregate.collect_events(), waiter))
 
     def stop(self) -> None:
         """Commit what is queued, then stop the writer thread."""
@@ -85,7 +102,7 @@ class GroupCommitter:
             if stopping:
                 return
 
-    def _commit(self, batch: list[tuple[Events, Future[None]]]) -> None:
+    def _commit(self, batch: Batch) -> None:
         try:
             self._save([event for events, _ in batch for event in events])
         except RecordConflictError as exc:
@@ -101,11 +118,33 @@ class GroupCommitter:
             # would only repeat the failure N times.
             _fail(batch, exc)
             return
-        for _, future in batch:
-            future.set_result(None)
+        _settle(batch, None)
         self._on_saved()
 
 
-def _fail(batch: list[tuple[Events, Future[None]]], exc: Exception) -> None:
-    for _, future in batch:
-        future.set_exception(exc)
+def _fail(batch: Batch, exc: Exception) -> None:
+    _settle(batch, exc)
+
+
+def _settle(batch: Batch, exc: Exception | None) -> None:
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for _, waiter in batch:
+        if isinstance(waiter, asyncio.Future):
+            by_loop.setdefault(waiter.get_loop(), []).append(waiter)
+        elif exc is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(exc)
+    for loop, futures in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_settle_on_loop, futures, exc)
+
+
+def _settle_on_loop(futures: list[asyncio.Future[None]], exc: Exception | None) -> None:
+    for future in futures:
+        if future.done():  # cancelled: the client went away
+            continue
+        if exc is None:
+            future.set_result(None)
+        else:
+            future.set_exception(exc)

@@ -46,15 +46,15 @@ class Service:
 
     # -- work ---------------------------------------------------------------------------
 
-    def submit(
+    def receive(
         self,
         caller: Caller | None,
         intake_id: UUID,
         input: dict[str, Any],
         *,
         refresh: bool = True,
-    ) -> tuple[UUID, Future[None]]:
-        """Create a work item for the intake; the future resolves once it is committed.
+    ) -> WorkItem:
+        """A new work item for the intake, not yet saved: hand it to ``committer``.
 
         ``caller`` None is the embedding application itself, trusted with every intake.
         Touches no database unless ``refresh`` and the intake is not known yet.
@@ -68,7 +68,7 @@ class Service:
         workflow = self.directory.workflow(intake.workflow_id)
         if workflow is None:
             raise NotFoundError("intake")
-        item = WorkItem.receive(
+        return WorkItem.receive(
             id=self.ids.new_id(),
             intake_id=intake.id,
             workflow_id=workflow.id,
@@ -77,6 +77,17 @@ class Service:
             input=input,
             at=self.clock.now(),
         )
+
+    def submit(
+        self,
+        caller: Caller | None,
+        intake_id: UUID,
+        input: dict[str, Any],
+        *,
+        refresh: bool = True,
+    ) -> tuple[UUID, Future[None]]:
+        """Receive a work item and commit it; the future resolves once it is committed."""
+        item = self.receive(caller, intake_id, input, refresh=refresh)
         return item.id, self.committer.submit(item)
 
     def work_record(self, caller: Caller | None, intake_id: UUID, work_id: UUID) -> bytes:

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 class Worker:
     def __init__(
         self,
-        projection: WorkProjection,
+        projection: WorkProjection | None,
         directory: Directory,
         engine: Engine | None,
         *,
@@ -46,10 +46,9 @@ class Worker:
         self._events_recorded.set()
 
     def start(self) -> None:
-        loops: list[tuple[str, Callable[[], None]]] = [
-            ("project", self._project_loop),
-            ("directory", self._refresh_loop),
-        ]
+        loops: list[tuple[str, Callable[[], None]]] = [("directory", self._refresh_loop)]
+        if self._projection is not None:
+            loops.append(("project", self._project_loop))
         if self._engine is not None:
             loops.append(("dispatch", self._dispatch_loop))
         for name, loop in loops:
@@ -82,6 +81,7 @@ class Worker:
             return True
 
     def _project_loop(self) -> None:
+        assert self._projection is not None
         while not self._stopping.is_set():
             try:
                 projected = self._projection.catch_up()

@@ -3,11 +3,8 @@ constructs adapters or reads configuration."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import timedelta
-from uuid import UUID
-
-from eventsourcing.domain import CanMutateAggregate
 
 from auxot.adapters.clock import SystemClock
 from auxot.adapters.ids import RandomIds
@@ -29,12 +26,16 @@ from auxot.entrypoints.settings import Settings
 def bootstrap(
     settings: Settings,
     *,
-    run_engine: bool = True,
+    run_worker: bool = True,
     clock: Clock | None = None,
     ids: Ids | None = None,
     providers: Mapping[str, ProviderFactory] | None = None,
 ) -> Service:
-    """Wire Auxot on ``settings.database_url``. Call ``start()`` to run its worker."""
+    """Wire Auxot on ``settings.database_url``. Call ``start()`` to run its worker.
+
+    Without ``run_worker`` the service only serves (HTTP, CLI commands): it neither keeps
+    the status projection nor runs steps; ``auxot worker`` processes do both.
+    """
     database = parse_database_url(settings.database_url)
     clock = clock or SystemClock()
     ids = ids or RandomIds()
@@ -63,11 +64,11 @@ def bootstrap(
             threads=settings.step_threads,
             on_recorded=wake,
         )
-        if run_engine
+        if run_worker
         else None
     )
     worker = Worker(
-        projection,
+        projection if run_worker else None,
         directory,
         engine,
         poll_interval=settings.poll_interval,
@@ -75,10 +76,7 @@ def bootstrap(
         drain_seconds=settings.drain_seconds,
     )
 
-    def save(events: Sequence[CanMutateAggregate[UUID]]) -> None:
-        work.save(*events)
-
-    committer = GroupCommitter(save, on_saved=wake)
+    committer = GroupCommitter(work.put_events, on_saved=wake)
     return Service(
         registry=registry,
         work=work,

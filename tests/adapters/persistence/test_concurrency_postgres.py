@@ -43,10 +43,10 @@ def processes(request: pytest.FixtureRequest) -> Iterator[Callable[..., Service]
     url = str(request.getfixturevalue(f"{request.param}_url"))
     opened: list[Service] = []
 
-    def open_(*, run_engine: bool = False, worker_id: str = "test") -> Service:
+    def open_(*, run_worker: bool = False, worker_id: str = "test") -> Service:
         service = bootstrap(
             Settings(database_url=url, poll_interval=0.05, worker_id=worker_id),
-            run_engine=run_engine,
+            run_worker=run_worker,
         )
         opened.append(service)
         return service
@@ -179,9 +179,9 @@ def test_racing_projections_leave_every_row_at_its_items_version(
 def test_two_engines_claim_each_step_attempt_exactly_once(
     processes: Callable[..., Service],
 ) -> None:
-    first = processes(run_engine=True, worker_id="worker-1")
+    first = processes(run_worker=True, worker_id="worker-1")
     intake = apply_example(first)
-    second = processes(run_engine=True, worker_id="worker-2")
+    second = processes(run_worker=True, worker_id="worker-2")
 
     items = 40
     submitted = []
@@ -298,8 +298,8 @@ def test_overlapping_view_saves_do_not_deadlock(postgres_url: str) -> None:
     """
     ids = [UUID(int=i) for i in range(1, 5)]
     x, y, z1, z2 = ids
-    one = bootstrap(Settings(database_url=postgres_url), run_engine=False)
-    two = bootstrap(Settings(database_url=postgres_url), run_engine=False)
+    one = bootstrap(Settings(database_url=postgres_url), run_worker=False)
+    two = bootstrap(Settings(database_url=postgres_url), run_worker=False)
     try:
         one.view.save([_row(i, version=1) for i in ids], Tracking("work", 1))
 

@@ -128,7 +128,7 @@ def test_a_key_created_elsewhere_just_after_a_refresh_is_accepted(tmp_path: Path
     url = f"sqlite:///{tmp_path / 'auxot.db'}"
     with auxot.connect(url, start=False) as admin:
         admin.apply(EXAMPLE_WORKFLOW)
-        server = bootstrap(Settings(database_url=url), run_engine=False)
+        server = bootstrap(Settings(database_url=url), run_worker=False)
         try:
             for _ in range(3):
                 server.directory.refresh()  # the server's periodic refresh...

@@ -169,7 +169,7 @@ def test_two_workers_share_the_work_and_record_each_step_once(cli: Cli, postgres
 def _open_and_close(url: str) -> str:
     """What every ``auxot`` process does first: wire itself to the database."""
     try:
-        bootstrap(Settings(database_url=url), run_engine=False).close()
+        bootstrap(Settings(database_url=url), run_worker=False).close()
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return "ok"

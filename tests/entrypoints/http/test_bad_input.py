@@ -136,7 +136,7 @@ def test_a_failed_commit_is_a_500_never_a_202(live: Live, monkeypatch: pytest.Mo
         raise RuntimeError("secret internals: disk on fire")
 
     with live.client() as client:
-        monkeypatch.setattr(live.service.work, "save", refuse)
+        monkeypatch.setattr(live.service.work.events, "put", refuse)  # the commit itself
         response = client.post(
             f"/v1/intake/{live.intake_id}", json={"customer": "x"}, headers=live.auth
         )

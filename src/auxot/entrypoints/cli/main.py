@@ -42,14 +42,17 @@ def _settings(**overrides: Any) -> Settings:
         _fail(str(exc))
 
 
-def _service(settings: Settings, *, run_engine: bool = True) -> Service:
+def _service(settings: Settings, *, run_worker: bool = True) -> Service:
     try:
-        return bootstrap(settings, run_engine=run_engine)
+        return bootstrap(settings, run_worker=run_worker)
     except DatabaseUrlError as exc:
         _fail(str(exc))
     except Exception as exc:  # the database is down, unreachable, ...
         reason = " ".join(str(exc).split())  # one line
         _fail(f"cannot open the database {_describe(settings)}: {reason}")
+
+
+SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -67,17 +70,27 @@ def cli() -> None:
 @click.option("--host", default=None, help="Interface to listen on [default 127.0.0.1]")
 @click.option("--port", type=_PORT, default=None, help="Port to listen on [default 8000]")
 @_DATABASE
-@click.option("--worker/--no-worker", default=True, help="Run the worker in this process.")
+@click.option(
+    "--worker/--no-worker",
+    default=True,
+    help="Also run a worker (status projection and steps) in this process; "
+    "with --no-worker, run `auxot worker` processes beside it.",
+)
 def serve(host: str | None, port: int | None, database_url: str | None, worker: bool) -> None:
     """Serve the HTTP API, with an in-process worker."""
     settings = _settings(host=host, port=port, database_url=database_url)
-    _serve(settings, _service(settings, run_engine=worker))
+    _serve(settings, _service(settings, run_worker=worker))
 
 
 def _serve(settings: Settings, service: Service, banner: str = "") -> None:
     import uvicorn
 
     from auxot.entrypoints.http import create_app
+
+    # The group-commit writer thread drops the GIL around every database call and must
+    # win it back from a busy event loop; at the default 5 ms switch interval each
+    # commit waits several intervals. Measured by benchmarks/intake.py.
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
 
     app = create_app(service, max_body_bytes=settings.max_body_bytes)
     config = uvicorn.Config(
@@ -128,7 +141,7 @@ def apply(file: Path, database_url: str | None) -> None:
         declaration = load_declaration(text, str(file))
     except WorkflowFileError as exc:
         _fail(f"{file} is not a valid workflow file:\n{exc}", code=2)
-    service = _service(_settings(database_url=database_url), run_engine=False)
+    service = _service(_settings(database_url=database_url), run_worker=False)
     try:
         applied = service.apply(declaration)
     except DeclarationError as exc:
@@ -166,7 +179,7 @@ def keys_create(
     """Create a key; it is printed once and cannot be shown again."""
     if (team is None) == (user is None):
         _fail("give exactly one of --team NAME or --user NAME", code=2)
-    service = _service(_settings(database_url=database_url), run_engine=False)
+    service = _service(_settings(database_url=database_url), run_worker=False)
     try:
         issued = service.create_key("team" if team else "user", team or user or "")
     except UnknownTeamError as exc:
@@ -188,7 +201,7 @@ def keys_revoke(key_id: str, database_url: str | None) -> None:
     parsed = parse_ref("key", key_id)
     if parsed is None:
         _fail(f"'{key_id}' is not a key id (key_ followed by 32 hex digits)", code=2)
-    service = _service(_settings(database_url=database_url), run_engine=False)
+    service = _service(_settings(database_url=database_url), run_worker=False)
     try:
         if not service.revoke_key(parsed):
             _fail(f"no key {key_id}")

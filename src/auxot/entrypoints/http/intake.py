@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +16,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 from auxot.application.keys import Caller
 from auxot.application.refs import format_ref, parse_ref
 from auxot.application.service import NotFoundError, Service
+from auxot.domain.work_item import WorkItem
 from auxot.entrypoints.http.auth import provide_caller
 from auxot.entrypoints.http.problems import (
     bad_request,
@@ -58,11 +58,11 @@ class IntakeController(Controller):
             raise not_found()
         work_input = _work_input(request, await request.body())
         try:
-            work_id, committed = service.submit(caller, intake, work_input, refresh=False)
+            item = service.receive(caller, intake, work_input, refresh=False)
         except NotFoundError:
-            work_id, committed = await _submit_after_refresh(service, caller, intake, work_input)
-        await asyncio.wrap_future(committed)
-        ref = format_ref("work", work_id)
+            item = await _receive_after_refresh(service, caller, intake, work_input)
+        await service.committer.submit_async(item)
+        ref = format_ref("work", item.id)
         return Response(
             WorkAccepted(work_id=ref),
             status_code=HTTP_202_ACCEPTED,
@@ -89,11 +89,13 @@ class IntakeController(Controller):
         return Response(record, media_type="application/json")
 
 
-async def _submit_after_refresh(
+async def _receive_after_refresh(
     service: Service, caller: Caller, intake: UUID, work_input: dict[str, Any]
-) -> Any:
+) -> WorkItem:
+    """An intake this process does not know yet may have been created elsewhere: look
+    (reading the database, so off the event loop) before answering 404."""
     try:
-        return await anyio.to_thread.run_sync(lambda: service.submit(caller, intake, work_input))
+        return await anyio.to_thread.run_sync(lambda: service.receive(caller, intake, work_input))
     except NotFoundError:
         raise not_found() from None
 
