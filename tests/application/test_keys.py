@@ -12,6 +12,7 @@ from auxot.adapters.clock import ManualClock
 from auxot.application.declarations import Declaration, ProviderDecl, TeamDecl
 from auxot.application.directory import Directory
 from auxot.application.keys import (
+    Authenticator,
     Caller,
     IssuedKey,
     UnknownTeamError,
@@ -54,8 +55,9 @@ def parts(key: str) -> tuple[str, str, str]:
 
 def test_a_team_key_stands_for_its_team(service: Service, team_key: IssuedKey) -> None:
     caller = service.authenticate(team_key.key)
-    assert caller == Caller(key_id=team_key.id, kind="team", owner="support",
-                            teams=frozenset({SUPPORT}))
+    assert caller == Caller(
+        key_id=team_key.id, kind="team", owner="support", teams=frozenset({SUPPORT})
+    )
     assert caller.may_use(SUPPORT)
     assert not caller.may_use(OPS)
 
@@ -143,8 +145,9 @@ def test_an_expired_key_does_not_authenticate(service: Service, clock: ManualClo
     key_id, secret = uuid4(), "s3cret-for-expiry"
     expires = clock.now() + timedelta(hours=1)
     service.registry.save(
-        ApiKey.issue(key_id, "team", "support", hash_secret(secret), at=clock.now(),
-                     expires_at=expires)
+        ApiKey.issue(
+            key_id, "team", "support", hash_secret(secret), at=clock.now(), expires_at=expires
+        )
     )
     presented = f"team.{key_id.hex}.{secret}"
     assert service.authenticate(presented) is not None
@@ -201,3 +204,58 @@ def test_only_the_hash_of_a_secret_is_stored(service: Service) -> None:
         secret = parts(key.key)[2]
         assert not any(secret.encode() in state for state in stored)
         assert sum(hash_secret(secret).encode() in state for state in stored) == 1
+
+
+# -- the remembering authenticator -----------------------------------------------------
+
+
+def test_the_authenticator_answers_a_known_key_without_reading_it_again(
+    service: Service, team_key: IssuedKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    authenticator = Authenticator(service.directory, service.clock)
+    first = authenticator(team_key.key)
+    assert first is not None
+    monkeypatch.setattr(service.directory, "key", lambda _: pytest.fail("read again"))
+    assert authenticator(team_key.key) is first
+
+
+def test_the_authenticator_forgets_on_any_registry_change(
+    service: Service, team_key: IssuedKey
+) -> None:
+    authenticator = Authenticator(service.directory, service.clock)
+    assert authenticator(team_key.key) is not None
+    service.revoke_key(team_key.id)  # refreshes the directory: its position moves
+    assert authenticator(team_key.key) is None
+
+
+def test_the_authenticator_honours_expiry(service: Service, clock: ManualClock) -> None:
+    secret = "s" * 43
+    key = ApiKey.issue(
+        uuid4(),
+        "team",
+        "support",
+        hash_secret(secret),
+        at=clock.now(),
+        expires_at=clock.now() + timedelta(minutes=5),
+    )
+    service.registry.save(key)
+    service.directory.refresh()
+    authenticator = Authenticator(service.directory, clock)
+    presented = f"team.{key.id.hex}.{secret}"
+    assert authenticator(presented) is not None
+    clock.advance(timedelta(minutes=5))
+    assert authenticator(presented) is None
+
+
+def test_the_authenticator_never_remembers_failures_and_stays_bounded(
+    service: Service, team_key: IssuedKey
+) -> None:
+    authenticator = Authenticator(service.directory, service.clock, capacity=2)
+    kind, key_id, _ = parts(team_key.key)
+    for n in range(50):
+        assert authenticator(f"{kind}.{key_id}.wrong{n}") is None
+    assert authenticator._known == {}
+    other = service.create_key("team", "support")
+    for presented in (team_key.key, other.key, team_key.key):
+        assert authenticator(presented) is not None
+    assert len(authenticator._known) <= 2

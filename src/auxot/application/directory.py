@@ -35,6 +35,12 @@ class Directory:
         self.teams_by_name: dict[str, Team] = {}
         self.providers_by_name: dict[str, Provider] = {}
 
+    @property
+    def position(self) -> int:
+        """How far into the registry's log this directory is: it changes whenever
+        anything in the registry has."""
+        return self._position
+
     def refresh(self) -> int:
         """Fold in what was recorded since the last refresh; returns how many events."""
         with self._lock:

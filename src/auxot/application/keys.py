@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
@@ -32,6 +33,7 @@ class Caller:
     kind: Literal["team", "user"]
     owner: str
     teams: frozenset[UUID]
+    expires_at: datetime | None = None
 
     def may_use(self, team: UUID) -> bool:
         return team in self.teams
@@ -106,7 +108,40 @@ def authenticate(
     teams = (
         frozenset({team_id(key.owner)}) if kind == "team" else directory.teams_of_user(key.owner)
     )
-    return Caller(key_id=key_id, kind=kind, owner=key.owner, teams=teams)
+    return Caller(key_id=key_id, kind=kind, owner=key.owner, teams=teams, expires_at=key.expires_at)
+
+
+class Authenticator:
+    """``authenticate``, remembering recent answers: the intake's hot path.
+
+    A remembered caller is reused only while the directory is unchanged since it was
+    worked out (any registry change, such as a revoked key or a new team member,
+    forgets them all) and its key has not expired. Answers are filed under a hash of the
+    presented key, never the key itself, and only keys that authenticated are kept, at
+    most ``capacity``: random keys cannot fill memory.
+    """
+
+    def __init__(self, directory: Directory, clock: Clock, capacity: int = 10_000) -> None:
+        self._directory = directory
+        self._clock = clock
+        self._capacity = capacity
+        self._known: dict[bytes, tuple[int, Caller]] = {}
+
+    def __call__(self, presented: str, *, refresh: bool = True) -> Caller | None:
+        digest = hashlib.sha256(presented.encode()).digest()
+        position = self._directory.position
+        known = self._known.get(digest)
+        if known is not None and known[0] == position and self._unexpired(known[1]):
+            return known[1]
+        caller = authenticate(self._directory, self._clock, presented, refresh=refresh)
+        if caller is not None:
+            if len(self._known) >= self._capacity:
+                self._known.clear()
+            self._known[digest] = (position, caller)
+        return caller
+
+    def _unexpired(self, caller: Caller) -> bool:
+        return caller.expires_at is None or self._clock.now() < caller.expires_at
 
 
 def _parse(presented: str) -> tuple[Literal["team", "user"], UUID, str] | None:

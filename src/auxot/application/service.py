@@ -17,7 +17,7 @@ from eventsourcing.application import AggregateNotFoundError
 from auxot.application.declarations import Applied, Declaration, apply_declaration
 from auxot.application.directory import Directory
 from auxot.application.group_commit import GroupCommitter
-from auxot.application.keys import Caller, IssuedKey, authenticate, issue_key, revoke_key
+from auxot.application.keys import Authenticator, Caller, IssuedKey, issue_key, revoke_key
 from auxot.application.ports import Clock, Ids, WorkView
 from auxot.application.providers import ProviderPool
 from auxot.application.records import record_of
@@ -43,6 +43,10 @@ class Service:
     worker: Worker
     clock: Clock
     ids: Ids
+    _authenticate: Authenticator = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._authenticate = Authenticator(self.directory, self.clock)
 
     # -- work ---------------------------------------------------------------------------
 
@@ -152,7 +156,7 @@ class Service:
 
     def authenticate(self, presented: str, *, refresh: bool = True) -> Caller | None:
         """Without ``refresh`` this never touches the database (for the event loop)."""
-        return authenticate(self.directory, self.clock, presented, refresh=refresh)
+        return self._authenticate(presented, refresh=refresh)
 
     # -- lifecycle ----------------------------------------------------------------------
 
