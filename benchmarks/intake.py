@@ -57,33 +57,9 @@ TARGET_RATIO = {"sqlite": 0.70, "postgres": 0.50}
 TARGET_P99_MS = 25.0
 IDLE_CORES = 0.25  # busier than this before a target starts: its figures are suspect
 
-# Same as tests/support.py's EXAMPLE_WORKFLOW.
-WORKFLOW = """\
-teams:
-  - name: support
-providers:
-  - name: offline
-    kind: scripted
-    max_parallel: 4
-workflows:
-  - name: Support Ticket Triage
-    team: support
-    steps:
-      - key: classify
-        prompt: "Classify this ticket: {{ input.subject }}"
-        provider: offline
-        handoffs:
-          - {condition: default, to: draft}
-      - key: draft
-        prompt: "Draft a reply to {{ input.customer }}"
-        provider: offline
-        handoffs:
-          - {condition: default, to: complete}
-intakes:
-  - name: triage
-    workflow: Support Ticket Triage
-    team: support
-"""
+# The demo's workflow file, shipped in the package. Its steps never run here: the
+# servers under test are HTTP-only (``--no-worker``).
+WORKFLOW = Path(__file__).resolve().parents[1] / "src/auxot/entrypoints/cli/demo.yaml"
 
 BODY = json.dumps(
     {"ticket_id": "SUP-1042", "customer": "Acme Corp", "subject": "Cannot log in"},
@@ -258,9 +234,7 @@ class AuxotDatabase:
     key: str = ""
 
     def set_up(self, workdir: Path) -> None:
-        workflow = workdir / "workflow.yaml"
-        workflow.write_text(WORKFLOW, encoding="utf-8")
-        applied = _run_json([*_auxot_command(), "apply", str(workflow), "--database", self.url])
+        applied = _run_json([*_auxot_command(), "apply", str(WORKFLOW), "--database", self.url])
         self.intake = applied["intakes"][0]["id"]
         create = ["keys", "create", "--team", "support", "--json", "--database", self.url]
         issued = _run_json([*_auxot_command(), *create])
