@@ -65,6 +65,18 @@ class Worker:
         self._threads.clear()
         if self._engine is not None:
             self._engine.close(self._drain)
+        self._project_remaining()
+
+    def _project_remaining(self) -> None:
+        """Project what the drained steps recorded, so that pollers see their outcomes
+        even when no other process projects (HTTP-only servers do not)."""
+        if self._projection is None:
+            return
+        try:
+            while self._projection.catch_up():
+                pass
+        except Exception:
+            log.exception("final projection failed; the next worker will catch up")
 
     def wait_projected(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Block until ``predicate()`` holds, re-checking after each batch this process
