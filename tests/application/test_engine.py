@@ -115,8 +115,7 @@ class Harness:
         return work_id
 
     def project(self) -> None:
-        while self.projection.catch_up():
-            pass
+        self.projection.catch_up_fully()
 
     def settle(self, engine: Engine | None = None) -> None:
         engine = engine or self.engine

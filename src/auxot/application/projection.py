@@ -51,3 +51,10 @@ class WorkProjection:
             log.debug("another process projected up to %s first", notifications[-1].id)
             return 0
         return len(notifications)
+
+    def catch_up_fully(self) -> int:
+        """Project until nothing new is left; returns how many events were projected."""
+        total = 0
+        while projected := self.catch_up():
+            total += projected
+        return total

@@ -73,8 +73,7 @@ class Worker:
         if self._projection is None:
             return
         try:
-            while self._projection.catch_up():
-                pass
+            self._projection.catch_up_fully()
         except Exception:
             log.exception("final projection failed; the next worker will catch up")
 

@@ -191,8 +191,7 @@ def test_two_engines_claim_each_step_attempt_exactly_once(
         submitted.append(work_id)
     # All 40 due before either engine looks: both see the same queue at once.
     projection = WorkProjection(first.work, first.view)
-    while projection.catch_up():
-        pass
+    projection.catch_up_fully()
     assert len(first.view.due(first.clock.now(), 100)) == items
 
     starters = [threading.Thread(target=s.start) for s in (first, second)]
