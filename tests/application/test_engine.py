@@ -383,3 +383,24 @@ def test_items_waiting_for_a_full_provider_do_not_hold_back_another_provider(
     finally:
         gated.open_all()
         harness.close()
+
+
+def test_a_claim_the_database_refuses_does_not_keep_the_provider_slot(
+    harness: Harness, gated: GatedProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    intake = apply(harness, ProviderDecl("offline", "gated", max_parallel=1), prompts=("go",))
+    work_id = harness.submit(intake, {"n": 1})
+    harness.project()
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise OSError("database down")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(harness.service.work, "save", down)
+        with pytest.raises(OSError, match="database down"):
+            harness.engine.dispatch()
+    # The database is back: the one slot is free, so the step starts.
+    assert harness.engine.dispatch() == 1
+    gated.release(work_id)
+    harness.settle()
+    assert harness.record(work_id).status == "completed"

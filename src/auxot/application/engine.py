@@ -145,6 +145,9 @@ class Engine:
         except RecordConflictError:
             self._release(provider.name)  # another worker claimed it first
             return 0
+        except Exception:
+            self._release(provider.name)  # the database failed: the slot is not taken
+            raise
         with self._lock:
             self._running.add(work_id)
         self._on_recorded()
