@@ -404,3 +404,36 @@ def test_a_claim_the_database_refuses_does_not_keep_the_provider_slot(
     gated.release(work_id)
     harness.settle()
     assert harness.record(work_id).status == "completed"
+
+
+def test_no_step_is_claimed_without_a_step_thread_to_run_it(
+    clock: ManualClock, gated: GatedProvider
+) -> None:
+    """A claim starts its lease: claiming with every step thread busy would let the lease
+    run out while the step waits in a queue."""
+    service = memory_service(clock, providers={"gated": gated.factory})
+    harness = Harness(service, clock)
+    engine = Engine(
+        service.work,
+        service.view,
+        service.directory,
+        service.providers,
+        clock,
+        worker_id="one-thread",
+        threads=1,
+    )
+    harness.engines.append(engine)
+    try:
+        intake = apply(harness, ProviderDecl("offline", "gated", max_parallel=3), prompts=("go",))
+        work_ids = [harness.submit(intake, {"n": n}) for n in range(3)]
+        harness.project()
+        assert engine.dispatch() == 1  # three provider slots, but one thread
+        wait_until(lambda: gated.called(1), what="the first step")
+        assert engine.dispatch() == 0
+        gated.release(gated.calls[0][0])
+        harness.settle(engine)
+        assert engine.dispatch() == 1
+    finally:
+        gated.open_all()
+        harness.close()
+    assert len(work_ids) == 3

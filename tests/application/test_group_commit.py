@@ -228,3 +228,17 @@ def test_an_async_submission_gets_the_commit_failure(work: WorkLog) -> None:
     with pytest.raises(OSError, match="disk full"):
         asyncio.run(submit())
     committer.stop()
+
+
+def test_a_cancelled_submission_does_not_stop_the_writer(work: WorkLog) -> None:
+    save = GatedSave(work)
+    committer = GroupCommitter(save)
+    first = committer.submit(new_item())
+    assert save.entered.wait(TIMEOUT)
+    abandoned = committer.submit(new_item())
+    assert abandoned.cancel()  # its submitter gave up waiting
+    save.release.set()
+    first.result(TIMEOUT)
+    # The writer is still alive: later submissions commit.
+    committer.submit(new_item()).result(TIMEOUT)
+    committer.stop()

@@ -62,6 +62,7 @@ class Engine:
         self._batch = batch
         self._on_recorded = on_recorded
         self._threads = StepThreads(threads)
+        self._thread_count = threads
         self._lock = threading.Lock()
         self._finished = threading.Condition(self._lock)
         self._closing = False
@@ -133,12 +134,12 @@ class Engine:
             self._record(item, lambda: item.fail(f"cannot run: {located}", now))
             return 0
         definition, step, provider = located
+        lease = timedelta(seconds=self._providers.timeout_of(provider)) + self._lease_grace
         if not self._take_slot(provider):
             # Full: the item stays due, in arrival order, and waits its turn.
             with self._lock:
                 self._waiting[work_id] = provider.name
             return 0
-        lease = timedelta(seconds=self._providers.timeout_of(provider)) + self._lease_grace
         try:
             run = item.start_step(self.worker_id, lease, now)
             self._work.save(item)
@@ -232,8 +233,12 @@ class Engine:
             log.warning("dropped a late outcome for %s", format_ref("work", item.id))
 
     def _take_slot(self, provider: ProviderRecord) -> bool:
+        """A place for one step on ``provider`` and on a step thread: a step claimed
+        without a thread free would wait in a queue while its lease runs out."""
         with self._lock:
             if self._busy[provider.name] >= provider.max_parallel:
+                return False
+            if len(self._running) >= self._thread_count:
                 return False
             self._busy[provider.name] += 1
             return True
@@ -245,6 +250,9 @@ class Engine:
             return self._busy[provider_name] >= limit
 
     def _all_full(self) -> bool:
+        with self._lock:
+            if len(self._running) >= self._thread_count:
+                return True
         names = list(self._directory.providers_by_name)
         return bool(names) and all(self._full(name) for name in names)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -31,6 +32,8 @@ Waiter = Future[None] | asyncio.Future[None]
 Batch = list[tuple[Events, Waiter]]
 
 _STOP = object()
+
+log = logging.getLogger(__name__)
 
 
 class GroupCommitter:
@@ -98,7 +101,11 @@ class GroupCommitter:
                     break
                 batch.append(more)
             if batch:
-                self._commit(batch)  # type: ignore[arg-type]
+                try:
+                    self._commit(batch)  # type: ignore[arg-type]
+                except Exception:
+                    # Never let the writer die: every later submission would wait forever.
+                    log.exception("group commit failed to settle a batch")
             if stopping:
                 return
 
@@ -131,6 +138,8 @@ def _settle(batch: Batch, exc: Exception | None) -> None:
     for _, waiter in batch:
         if isinstance(waiter, asyncio.Future):
             by_loop.setdefault(waiter.get_loop(), []).append(waiter)
+        elif not waiter.set_running_or_notify_cancel():
+            continue  # cancelled by its submitter: its events were saved all the same
         elif exc is None:
             waiter.set_result(None)
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -30,6 +31,12 @@ class ProviderPool:
 
     def check(self, name: str, kind: str, settings: Mapping[str, Any]) -> None:
         """Raise ValueError when ``kind`` is unknown or ``settings`` do not suit it."""
+        timeout = settings.get("timeout", DEFAULT_TIMEOUT_SECONDS)
+        # Every kind's timeout sets the leases of its steps: it must be a real duration.
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+            raise ValueError(f"provider '{name}': timeout must be a number of seconds")
+        if not 0 < timeout < math.inf:
+            raise ValueError(f"provider '{name}': timeout must be above 0 and finite")
         self.build(name, kind, settings).close()
 
     def build(self, name: str, kind: str, settings: Mapping[str, Any]) -> Provider:
@@ -40,9 +47,12 @@ class ProviderPool:
         return factory(name, settings)
 
     def get(self, record: ProviderRecord) -> Provider:
+        """The live provider for ``record``, rebuilt when the record is newer. A step
+        holding an older record (claimed before a reconfiguration) gets the live one:
+        going back would close the newer provider under the steps using it."""
         with self._lock:
             live = self._live.get(record.name)
-            if live is not None and live[0] == record.version:
+            if live is not None and live[0] >= record.version:
                 return live[1]
             provider = self.build(record.name, record.kind, record.settings)
             self._live[record.name] = (record.version, provider)

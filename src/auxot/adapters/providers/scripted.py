@@ -13,6 +13,7 @@ With no reply configured it answers with the rendered prompt itself.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -37,8 +38,10 @@ class ScriptedProvider:
         self._delay = float(settings.get("delay", 0))
         self._model = str(settings.get("model", "scripted"))
         self._timeout = float(settings.get("timeout", DEFAULT_TIMEOUT_SECONDS))
-        if self._delay < 0 or not isinstance(self._replies, Mapping):
-            raise ValueError("scripted provider: delay must be >= 0 and replies a mapping")
+        if not isinstance(self._replies, Mapping):
+            raise ValueError("scripted provider: replies must map step keys to replies")
+        if not (0 <= self._delay < math.inf and 0 < self._timeout < math.inf):
+            raise ValueError("scripted provider: delay must be >= 0 and timeout > 0, finite")
         self._closed = threading.Event()
 
     def complete(self, request: PromptRequest) -> Completion:
