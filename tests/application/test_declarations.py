@@ -105,14 +105,22 @@ def test_dead_ends_are_reported_as_warnings_and_applied(service: Service) -> Non
         name="triage",
         team="support",
         steps=(
-            StepDecl("a", "go", "offline", (HandoffDecl("stuck", "b"),
-                                             HandoffDecl("default", "complete"))),
+            StepDecl(
+                "a",
+                "go",
+                "offline",
+                (HandoffDecl("stuck", "b"), HandoffDecl("default", "complete")),
+            ),
             StepDecl("b", "wait", "offline"),
         ),
     )
     applied = service.apply(declaration(workflow=workflow))
     warnings = next(a for a in applied if a.kind == "workflow").extra["warnings"]
-    assert warnings == ["step 'b': has no handoff: a work item reaching it will fail (dead end)"]
+    assert warnings == [
+        "step 'b': has no handoff: a work item reaching it will fail (dead end)",
+        "step 'a': handoff 'stuck' cannot fire: prompt steps report no condition, "
+        "so only 'default' routes them",
+    ]
 
 
 # -- refusals ---------------------------------------------------------------------------
@@ -134,9 +142,7 @@ def test_an_unknown_provider_is_refused_with_its_step_path(service: Service) -> 
 
 
 def test_an_intake_for_an_unknown_workflow_is_refused(service: Service) -> None:
-    wrong = attrs.evolve(
-        declaration(), intakes=(IntakeDecl("triage", "no-such-flow", "support"),)
-    )
+    wrong = attrs.evolve(declaration(), intakes=(IntakeDecl("triage", "no-such-flow", "support"),))
     issues = refused(service, wrong)
     assert issues == [
         Issue("intakes[0].workflow", "unknown workflow 'no-such-flow' of team 'support'")
@@ -198,9 +204,10 @@ def test_one_wrong_part_saves_none_of_the_right_ones(service: Service) -> None:
         ),
     )
     issues = refused(service, right_and_wrong)
-    assert issues == [Issue("intakes[1].team", "unknown team 'no-such-team'"),
-                      Issue("intakes[1].workflow",
-                            "unknown workflow 'triage' of team 'no-such-team'")]
+    assert issues == [
+        Issue("intakes[1].team", "unknown team 'no-such-team'"),
+        Issue("intakes[1].workflow", "unknown workflow 'triage' of team 'no-such-team'"),
+    ]
     assert stored_events(service) == before
     assert service.directory.teams_by_name["support"].members == []
     assert "brand-new" not in service.directory.teams_by_name
@@ -229,3 +236,23 @@ def test_declared_names_may_refer_to_what_is_already_stored(service: Service) ->
         intakes=(IntakeDecl("escalations", "escalation", "support"),),
     )
     assert [a.outcome for a in service.apply(later)] == ["created", "created"]
+
+
+def test_provider_settings_must_be_plain_data() -> None:
+    """A YAML date (or anything an event cannot store as it is) is refused by path,
+    before anything is saved, not found out by the event store."""
+    from datetime import date
+
+    from auxot.application.declarations import Declaration, DeclarationError, ProviderDecl
+
+    service = memory_service()
+    try:
+        bad = Declaration(
+            providers=(ProviderDecl("p", "scripted", settings={"model": date(2024, 1, 1)}),)
+        )
+        with pytest.raises(DeclarationError) as refused:
+            service.apply(bad)
+        assert [i.path for i in refused.value.issues] == ["providers[0].settings"]
+        assert service.registry.recorder.max_notification_id() in (None, 0)
+    finally:
+        service.close()

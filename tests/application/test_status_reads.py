@@ -143,8 +143,13 @@ def test_status_never_goes_backwards_while_projection_and_engine_move_on(
     dispatch in between, so reads interleave with a projection that lags the store."""
     projection = WorkProjection(service.work, service.view, batch=1)
     engine = Engine(
-        service.work, service.view, service.directory, service.providers, clock,
-        worker_id="worker-a", threads=1,
+        service.work,
+        service.view,
+        service.directory,
+        service.providers,
+        clock,
+        worker_id="worker-a",
+        threads=1,
     )
     work_ids = [submit(service, intakes["triage"]) for _ in range(3)]
     seen: dict[UUID, list[str]] = {w: [] for w in work_ids}
@@ -190,3 +195,32 @@ def test_another_process_reads_work_of_an_intake_created_moments_ago(sqlite_url:
     finally:
         first.close()
         second.close()
+
+
+def test_every_refusal_takes_the_same_path_whatever_its_reason(
+    service: Service, intakes: dict[str, UUID], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unknown, deactivated and other teams' intakes are refused after the same directory
+    look-up, so that timing cannot tell a caller which one it met."""
+    refreshes: list[UUID] = []
+    original = service.directory.refresh_soon
+    monkeypatch.setattr(
+        service.directory, "refresh_soon", lambda *a, **k: (refreshes.append(uuid4()), original())
+    )
+    stranger = Caller(key_id=uuid4(), kind="team", owner="ops", teams=frozenset({team_id("ops")}))
+    work_id = submit(service, intakes["triage"])
+    cases = {
+        "unknown": (None, uuid4()),
+        "other team": (stranger, intakes["triage"]),
+    }
+    for reason, (caller, intake) in cases.items():
+        before = len(refreshes)
+        with pytest.raises(NotFoundError):
+            service.receive(caller, intake, {})
+        with pytest.raises(NotFoundError):
+            service.work_record(caller, intake, work_id)
+        assert len(refreshes) - before == 2, reason
+    # The visible intake needs no look-up.
+    before = len(refreshes)
+    service.receive(None, intakes["triage"], {})
+    assert len(refreshes) == before

@@ -93,6 +93,11 @@ def test_dead_ends_are_warnings_not_errors() -> None:
     assert report.ok
     assert report.warnings == (
         Problem("has no handoff: a work item reaching it will fail (dead end)", step="b"),
+        Problem(
+            "handoff 'approve' cannot fire: prompt steps report no condition, "
+            "so only 'default' routes them",
+            step="a",
+        ),
     )
 
 
@@ -112,7 +117,9 @@ def test_every_definition_built_from_valid_parts_validates(generated: Definition
     report = validate(generated)
     assert report.ok, report.errors
     dead_ends = {s.key for s in generated.steps if not s.handoffs}
-    assert {p.step for p in report.warnings} == dead_ends
+    named = {s.key for s in generated.steps for h in s.handoffs if h.condition != DEFAULT}
+    assert {p.step for p in report.warnings if "dead end" in p.message} == dead_ends
+    assert {p.step for p in report.warnings if "cannot fire" in p.message} == named
 
 
 # -- Workflow ---------------------------------------------------------------------------

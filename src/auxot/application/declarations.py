@@ -229,6 +229,15 @@ def _check(registry: Registry, providers: ProviderPool, declaration: Declaration
     workflows = {(w.team, w.name) for w in declaration.workflows}
 
     for n, p in enumerate(declaration.providers):
+        if not _plain_data(p.settings):
+            issues.append(
+                Issue(
+                    f"providers[{n}].settings",
+                    "must hold only text, numbers, booleans, lists and mappings "
+                    "(quote dates and times)",
+                )
+            )
+            continue
         try:
             providers.check(p.name, p.kind, p.settings)
         except ValueError as exc:
@@ -267,6 +276,15 @@ def _check(registry: Registry, providers: ProviderPool, declaration: Declaration
             )
     if issues:
         raise DeclarationError(issues)
+
+
+def _plain_data(value: Any) -> bool:
+    """JSON's kinds of value only: what an event can store as it is."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain_data(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain_data(v) for v in value)
+    return value is None or isinstance(value, str | int | float | bool)
 
 
 def _step_path(at: str, w: WorkflowDecl, key: str) -> str:

@@ -23,6 +23,7 @@ from auxot.application.providers import ProviderPool
 from auxot.application.records import record_of
 from auxot.application.stores import Registry, WorkLog
 from auxot.application.worker import Worker
+from auxot.domain.intake import Intake
 from auxot.domain.work_item import Status, WorkItem
 
 _encoder = msgspec.json.Encoder()
@@ -63,12 +64,7 @@ class Service:
         ``caller`` None is the embedding application itself, trusted with every intake.
         Touches no database unless ``refresh`` and the intake is not known yet.
         """
-        intake = self.directory.intake(intake_id)
-        if intake is None and refresh:
-            self.directory.refresh_soon()
-            intake = self.directory.intake(intake_id)
-        if intake is None or not intake.active or not _may_use(caller, intake.team_id):
-            raise NotFoundError("intake")
+        intake = self._visible_intake(caller, intake_id, refresh=refresh)
         workflow = self.directory.workflow(intake.workflow_id)
         if workflow is None:
             raise NotFoundError("intake")
@@ -97,17 +93,27 @@ class Service:
     def work_record(self, caller: Caller | None, intake_id: UUID, work_id: UUID) -> bytes:
         """The item's record as JSON, as the intake's caller may see it. Reads the
         database: call it off the event loop."""
-        intake = self.directory.intake(intake_id)
-        if intake is None:
-            # Created moments ago, and work submitted through another process.
-            self.directory.refresh_soon()
-            intake = self.directory.intake(intake_id)
-        if intake is None or not intake.active or not _may_use(caller, intake.team_id):
-            raise NotFoundError("work")
+        self._visible_intake(caller, intake_id, refresh=True)
         found = self.find_record(work_id)
         if found is None or found[0] != intake_id:
             raise NotFoundError("work")
         return found[1]
+
+    def _visible_intake(self, caller: Caller | None, intake_id: UUID, *, refresh: bool) -> Intake:
+        """The intake, when it is active and the caller may use it; else NotFoundError.
+
+        An intake not visible may have been created (or the caller's team changed) moments
+        ago by another process, so with ``refresh`` the directory looks again first. Every
+        refusal takes that same path, whatever its reason: a refusal that skipped it would
+        be answered faster, and tell the caller that the intake exists.
+        """
+        intake = self.directory.intake(intake_id)
+        if not _usable(intake, caller) and refresh:
+            self.directory.refresh_soon()
+            intake = self.directory.intake(intake_id)
+        if intake is None or not _usable(intake, caller):
+            raise NotFoundError("intake")
+        return intake
 
     def find_record(self, work_id: UUID) -> tuple[UUID, bytes] | None:
         """The item's intake and record as JSON, without permission checks."""
@@ -172,5 +178,7 @@ class Service:
         self.registry.close()
 
 
-def _may_use(caller: Caller | None, team: UUID) -> bool:
-    return caller is None or caller.may_use(team)
+def _usable(intake: Intake | None, caller: Caller | None) -> bool:
+    if intake is None or not intake.active:
+        return False
+    return caller is None or caller.may_use(intake.team_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from auxot.domain.definition import COMPLETE, Definition
+from auxot.domain.definition import COMPLETE, DEFAULT, Definition
 
 
 @attrs.frozen
@@ -49,6 +49,18 @@ def validate(definition: Definition) -> Report:
         Problem("has no handoff: a work item reaching it will fail (dead end)", step=s.key)
         for s in definition.steps
         if not s.handoffs
+    ]
+    # Prompt steps report no condition of their own yet, so only `default` routes them.
+    warnings += [
+        Problem(
+            f"handoff '{h.condition}' cannot fire: prompt steps report no condition, "
+            f"so only 'default' routes them",
+            step=s.key,
+        )
+        for s in definition.steps
+        if s.handler == "prompt"
+        for h in s.handoffs
+        if h.condition != DEFAULT
     ]
     return Report(errors=tuple(errors), warnings=tuple(warnings))
 

@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 DEFAULT_DATABASE_URL = "sqlite:///auxot.db"
+SECRET_SUFFIX = "_API_KEY"  # noqa: S105 - a name pattern, not a secret
 
 
 class SettingsError(ValueError):
@@ -28,13 +29,17 @@ class Settings:
     step_threads: int = 16
     drain_seconds: float = 10.0
     max_body_bytes: int = 1024 * 1024
-    # Environment variables a provider may name (``api_key_env``) for its credentials.
+    # Environment variables a provider may name (``api_key_env``) for its credentials:
+    # only those named ``*_API_KEY``. Whoever may apply a workflow file must not be able
+    # to send, say, the database URL or a cloud credential to an endpoint of their choice.
     secrets: Mapping[str, str] = attrs.field(factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         env = os.environ if environ is None else environ
-        values: dict[str, Any] = {"secrets": dict(env)}
+        values: dict[str, Any] = {
+            "secrets": {k: v for k, v in env.items() if k.endswith(SECRET_SUFFIX)}
+        }
         for field, name, convert in _ENV:
             raw = env.get(name)
             if raw is not None and raw != "":

@@ -94,8 +94,8 @@ def test_api_key_system_prompt_and_parameters_are_sent(server: FakeOpenAI) -> No
     server.script(reply("ok"))
     provider = provider_for(
         server,
-        {"LLM_KEY": "sk-secret"},
-        api_key_env="LLM_KEY",
+        {"LLM_API_KEY": "sk-secret"},
+        api_key_env="LLM_API_KEY",
         system="You triage tickets.",
         temperature=0.2,
         max_tokens=64,
@@ -404,7 +404,8 @@ GOOD = {"base_url": "http://127.0.0.1:1/v1", "model": "m"}
         ({**GOOD, "max_tokens": 1.5}, "'max_tokens' must be a whole number"),
         ({**GOOD, "system": ["a"]}, "'system' must be a string"),
         ({**GOOD, "api_key_env": ""}, "must name an environment variable"),
-        ({**GOOD, "api_key_env": "MISSING_KEY"}, "api_key_env names MISSING_KEY, which is not"),
+        ({**GOOD, "api_key_env": "MISSING_API_KEY"}, "names MISSING_API_KEY, which is not"),
+        ({**GOOD, "api_key_env": "AUXOT_DATABASE_URL"}, "ending in _API_KEY"),
         ({**GOOD, "api_key": "sk-inline", "modle": "x"}, "unknown settings: api_key, modle"),
     ],
 )
@@ -418,13 +419,13 @@ def test_valid_settings_are_accepted() -> None:
     OpenAIProvider(
         "local",
         {**GOOD, "timeout": 5, "temperature": 0, "max_tokens": 10, "system": "",
-         "api_key_env": "KEY"},
-        {"KEY": "sk"},
+         "api_key_env": "LLM_API_KEY"},
+        {"LLM_API_KEY": "sk"},
     ).close()
 
 
 def test_the_pool_checks_through_the_factory() -> None:
     pool = ProviderPool({"openai": openai_factory({})})
     pool.check("local", "openai", GOOD)
-    with pytest.raises(ValueError, match="api_key_env names NOPE"):
-        pool.check("local", "openai", {**GOOD, "api_key_env": "NOPE"})
+    with pytest.raises(ValueError, match="api_key_env names NOPE_API_KEY"):
+        pool.check("local", "openai", {**GOOD, "api_key_env": "NOPE_API_KEY"})

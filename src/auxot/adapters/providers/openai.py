@@ -170,8 +170,11 @@ def _api_key(where: str, settings: Mapping[str, Any], secrets: Mapping[str, str]
     variable = settings.get("api_key_env")
     if variable is None:
         return None
-    if not isinstance(variable, str) or not variable:
-        raise ValueError(f"{where}: 'api_key_env' must name an environment variable")
+    if not isinstance(variable, str) or not variable.endswith("_API_KEY"):
+        # Only such variables reach providers (see auxot.entrypoints.settings).
+        raise ValueError(
+            f"{where}: 'api_key_env' must name an environment variable ending in _API_KEY"
+        )
     key = secrets.get(variable)
     if not key:
         # Fail when the provider is declared, not on the first step that uses it.

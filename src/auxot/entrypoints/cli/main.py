@@ -202,7 +202,8 @@ def keys_create(
 @click.argument("key_id")
 @_DATABASE
 def keys_revoke(key_id: str, database_url: str | None) -> None:
-    """Revoke the key KEY_ID (key_...); it stops working at once."""
+    """Revoke the key KEY_ID (key_...). Running servers refuse it within
+    AUXOT_REFRESH_INTERVAL seconds (0.5 by default)."""
     parsed = parse_ref("key", key_id)
     if parsed is None:
         _fail(f"'{key_id}' is not a key id (key_ followed by 32 hex digits)", code=2)
