@@ -20,3 +20,16 @@ def test_example_workflow_completes_on_each_backend(database_url: str) -> None:
         ("draft", "succeeded"),
     ]
     assert record.steps[0].output == "Classify this ticket: Login broken"
+
+
+def test_input_that_is_not_plain_data_is_refused_to_its_caller_alone() -> None:
+    from datetime import date
+
+    import pytest
+
+    with auxot.connect("memory://", poll_interval=0.05) as ax:
+        applied = ax.apply(EXAMPLE_WORKFLOW)
+        intake = next(a.id for a in applied if a.kind == "intake")
+        with pytest.raises(TypeError, match="plain JSON data"):
+            ax.submit(intake, {"due": date(2026, 1, 1)})
+        assert ax.wait(ax.submit(intake, {"customer": "Acme"}), timeout=20).status == "completed"

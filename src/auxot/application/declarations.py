@@ -12,6 +12,7 @@ import attrs
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
+from auxot.application.plain_data import is_plain_data
 from auxot.application.ports import Clock
 from auxot.application.prompts import TemplateError, check_template
 from auxot.application.providers import ProviderPool
@@ -229,7 +230,7 @@ def _check(registry: Registry, providers: ProviderPool, declaration: Declaration
     workflows = {(w.team, w.name) for w in declaration.workflows}
 
     for n, p in enumerate(declaration.providers):
-        if not _plain_data(p.settings):
+        if not is_plain_data(p.settings):
             issues.append(
                 Issue(
                     f"providers[{n}].settings",
@@ -276,15 +277,6 @@ def _check(registry: Registry, providers: ProviderPool, declaration: Declaration
             )
     if issues:
         raise DeclarationError(issues)
-
-
-def _plain_data(value: Any) -> bool:
-    """JSON's kinds of value only: what an event can store as it is."""
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain_data(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_plain_data(v) for v in value)
-    return value is None or isinstance(value, str | int | float | bool)
 
 
 def _step_path(at: str, w: WorkflowDecl, key: str) -> str:

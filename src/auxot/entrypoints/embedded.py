@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from auxot.application.declarations import Applied, Declaration, DeclarationError
 from auxot.application.keys import IssuedKey
+from auxot.application.plain_data import is_plain_data
 from auxot.application.records import WorkRecord, decode_record
 from auxot.application.refs import format_ref, parse_ref
 from auxot.application.service import NotFoundError, Service
@@ -44,6 +45,10 @@ class Auxot:
 
     def submit(self, intake_id: str, input: dict[str, Any], timeout: float = 30.0) -> str:
         """Submit work to an intake; returns the work id once the item is recorded."""
+        if not is_plain_data(input):
+            # Checked here, not by the event store: a value it cannot encode would fail
+            # every submission that shares its group commit.
+            raise TypeError("work input must be plain JSON data (text, numbers, lists, ...)")
         intake = parse_ref("intake", intake_id)
         if intake is None:
             raise NotFoundError(f"no intake '{intake_id}'")
