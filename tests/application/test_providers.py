@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
 from auxot.adapters.providers.scripted import ScriptedProvider
+from auxot.application.ports import Completion, PromptRequest
 from auxot.application.providers import ProviderPool
 from auxot.domain.identity import provider_id
 from auxot.domain.provider import Provider as ProviderRecord
@@ -54,3 +57,35 @@ def test_a_timeout_that_is_not_a_real_duration_is_refused(timeout: object) -> No
     pool = ProviderPool({"scripted": ScriptedProvider})
     with pytest.raises(ValueError, match="timeout"):
         pool.check("p", "scripted", {"timeout": timeout})
+
+
+def test_a_replaced_provider_is_closed_only_after_its_last_call_returns() -> None:
+    built = Built()
+    pool = ProviderPool({"scripted": built.factory})
+    record = ProviderRecord.register(provider_id("p"), "p", "scripted", {}, 2, T0)
+    request = PromptRequest(prompt="hi", work_id=uuid4(), step="s", attempt=1)
+    entered, release = threading.Event(), threading.Event()
+    old = pool.get(record)
+    original = old.complete
+
+    def slow(req: PromptRequest) -> Completion:
+        entered.set()
+        assert release.wait(10)
+        return original(req)
+
+    old.complete = slow  # type: ignore[method-assign]
+    results: list[Completion] = []
+    caller = threading.Thread(target=lambda: results.append(pool.complete(record, request)))
+    caller.start()
+    assert entered.wait(10)
+
+    newer = ProviderRecord.register(provider_id("p"), "p", "scripted", {}, 2, T0)
+    newer.reconfigure("scripted", {"reply": "new"}, 2, T0)
+    assert pool.complete(newer, request).text == "new"
+    assert built.closed == []  # the old one is still serving a call
+    release.set()
+    caller.join(10)
+    assert [r.text for r in results] == ["hi"]  # the running step was not cut off
+    assert built.closed == [old]
+    pool.close()
+    assert built.closed == [old, built.providers[-1]]

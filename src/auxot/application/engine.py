@@ -211,8 +211,9 @@ class Engine:
         """The provider's completion, or ``(error, retryable)`` when the step failed."""
         try:
             prompt = render(step.prompt, _context(item))
-            return self._providers.get(provider).complete(
-                PromptRequest(prompt=prompt, work_id=item.id, step=step.key, attempt=attempt)
+            return self._providers.complete(
+                provider,
+                PromptRequest(prompt=prompt, work_id=item.id, step=step.key, attempt=attempt),
             )
         except ProviderError as exc:
             return str(exc), exc.retryable

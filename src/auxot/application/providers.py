@@ -7,7 +7,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from auxot.application.ports import Provider, ProviderFactory
+from auxot.application.ports import Completion, PromptRequest, Provider, ProviderFactory
 from auxot.domain.provider import Provider as ProviderRecord
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
@@ -18,16 +18,19 @@ class UnknownProviderKindError(ValueError):
 
 
 class ProviderPool:
-    """One live provider per configured record, rebuilt when the record is reconfigured."""
+    """One live provider per configured record, rebuilt when the record is reconfigured.
+
+    A provider replaced by a newer configuration is retired, and closed only once the
+    last call it was serving has returned: closing it under a running step would fail
+    the step for a reason that has nothing to do with the work.
+    """
 
     def __init__(self, factories: Mapping[str, ProviderFactory]) -> None:
         self._factories = dict(factories)
         self._live: dict[str, tuple[int, Provider]] = {}
+        self._calls: dict[int, int] = {}  # id(provider) -> calls in flight
+        self._retired: dict[int, Provider] = {}
         self._lock = threading.Lock()
-
-    @property
-    def kinds(self) -> frozenset[str]:
-        return frozenset(self._factories)
 
     def check(self, name: str, kind: str, settings: Mapping[str, Any]) -> None:
         """Raise ValueError when ``kind`` is unknown or ``settings`` do not suit it."""
@@ -46,18 +49,22 @@ class ProviderPool:
             raise UnknownProviderKindError(f"unknown provider kind '{kind}' (known: {known})")
         return factory(name, settings)
 
+    def complete(self, record: ProviderRecord, request: PromptRequest) -> Completion:
+        """Run one call on the live provider for ``record``."""
+        provider = self._acquire(record)
+        try:
+            return provider.complete(request)
+        finally:
+            self._release(provider)
+
     def get(self, record: ProviderRecord) -> Provider:
         """The live provider for ``record``, rebuilt when the record is newer. A step
         holding an older record (claimed before a reconfiguration) gets the live one:
-        going back would close the newer provider under the steps using it."""
+        going back would retire the newer provider."""
         with self._lock:
-            live = self._live.get(record.name)
-            if live is not None and live[0] >= record.version:
-                return live[1]
-            provider = self.build(record.name, record.kind, record.settings)
-            self._live[record.name] = (record.version, provider)
-        if live is not None:
-            live[1].close()
+            provider, idle = self._current(record)
+        if idle is not None:
+            idle.close()
         return provider
 
     @staticmethod
@@ -66,7 +73,45 @@ class ProviderPool:
         return float(record.settings.get("timeout", DEFAULT_TIMEOUT_SECONDS))
 
     def close(self) -> None:
+        """Close every provider, busy or not: the process is stopping."""
         with self._lock:
-            live, self._live = self._live, {}
-        for _, provider in live.values():
+            providers = [p for _, p in self._live.values()] + list(self._retired.values())
+            self._live, self._retired = {}, {}
+        for provider in providers:
             provider.close()
+
+    def _acquire(self, record: ProviderRecord) -> Provider:
+        with self._lock:
+            provider, idle = self._current(record)
+            self._calls[id(provider)] = self._calls.get(id(provider), 0) + 1
+        if idle is not None:
+            idle.close()
+        return provider
+
+    def _current(self, record: ProviderRecord) -> tuple[Provider, Provider | None]:
+        """The live provider for ``record`` (lock held), built when the record is newer;
+        and the provider it replaced, when that one is idle and may be closed."""
+        live = self._live.get(record.name)
+        if live is not None and live[0] >= record.version:
+            return live[1], None
+        provider = self.build(record.name, record.kind, record.settings)
+        self._live[record.name] = (record.version, provider)
+        if live is None:
+            return provider, None
+        self._retired[id(live[1])] = live[1]
+        return provider, self._idle_retired(live[1])
+
+    def _release(self, provider: Provider) -> None:
+        with self._lock:
+            self._calls[id(provider)] -= 1
+            if not self._calls[id(provider)]:
+                del self._calls[id(provider)]
+            retired = self._idle_retired(provider)
+        if retired is not None:
+            retired.close()
+
+    def _idle_retired(self, provider: Provider) -> Provider | None:
+        """``provider``, removed from the retired, when it is retired and idle (lock held)."""
+        if id(provider) in self._retired and id(provider) not in self._calls:
+            return self._retired.pop(id(provider))
+        return None
