@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -287,7 +288,25 @@ def test_a_trickling_body_is_bounded_by_the_timeout(server: FakeOpenAI) -> None:
     exc = failure(server, timeout=0.3)
     assert time.monotonic() - started < 3
     assert exc.retryable
-    assert "timed out after 0.3s reading the response" in str(exc)
+    assert "timed out after 0.3s" in str(exc)
+
+
+def test_a_server_slow_in_every_phase_is_cut_off_at_the_overall_deadline(
+    server: FakeOpenAI,
+) -> None:
+    """Headers after 0.9 s, then a byte every 0.9 s: each wait is within the 1 s timeout,
+    but the whole call must not be (its step's lease is the timeout plus a grace). The
+    deadline watchdog ends it at 1 s; without it the first body byte, at 1.8 s, would."""
+    gate = threading.Event()
+    server.script(hang(gate, then=trickle(interval=0.9, size=10)))
+    opens = threading.Timer(0.9, gate.set)  # the server's slowness under test
+    opens.start()
+    try:
+        exc = failure(server, timeout=1.0)
+    finally:
+        opens.cancel()
+    assert exc.retryable
+    assert "timed out after 1s waiting for" in str(exc)  # the watchdog, not a read
 
 
 def test_connection_refused_is_retryable() -> None:

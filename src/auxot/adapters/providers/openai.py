@@ -17,7 +17,9 @@ oversized response) are not, because running them again would fail the same way.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -236,6 +238,9 @@ class OpenAIProvider:
         self._closed = False
         self._client = httpx.Client(
             timeout=httpx.Timeout(self._config.timeout),
+            # A fresh connection per call, so that the deadline watchdog always has its
+            # socket; a model call takes seconds, a connection milliseconds.
+            limits=httpx.Limits(max_keepalive_connections=0),
             follow_redirects=False,
             # The composition root is the only reader of the environment: no proxies,
             # netrc or CA bundles picked up behind its back.
@@ -280,23 +285,36 @@ class OpenAIProvider:
 
     def _complete(self, request: PromptRequest) -> Completion:
         payload = msgspec.json.encode(self._request_body(request))
+        watchdog = _Deadline(self._config.timeout)
         try:
-            data = self._exchange(payload)
-        except httpx.TimeoutException as exc:
+            data = self._exchange(payload, watchdog)
+        except httpx.HTTPError as exc:
+            if watchdog.expired:
+                self._fail(
+                    f"timed out after {self._config.timeout:g}s waiting for {self._config.url}",
+                    retryable=True,
+                )
+            self._transport_error(exc)
+        finally:
+            watchdog.cancel()
+        return self._completion(data)
+
+    def _transport_error(self, exc: httpx.HTTPError) -> NoReturn:
+        """The ProviderError for an exchange that failed below HTTP."""
+        url = self._config.url
+        if isinstance(exc, httpx.TimeoutException):
             self._fail(
-                f"timed out after {self._config.timeout:g}s waiting for "
-                f"{self._config.url} ({type(exc).__name__})",
+                f"timed out after {self._config.timeout:g}s waiting for {url} "
+                f"({type(exc).__name__})",
                 retryable=True,
             )
-        except httpx.ConnectError as exc:
-            self._fail(f"cannot connect to {self._config.url}: {exc}", retryable=True)
-        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            self._fail(f"the connection to {self._config.url} failed: {exc}", retryable=True)
-        except httpx.DecodingError as exc:
+        if isinstance(exc, httpx.ConnectError):
+            self._fail(f"cannot connect to {url}: {exc}", retryable=True)
+        if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError):
+            self._fail(f"the connection to {url} failed: {exc}", retryable=True)
+        if isinstance(exc, httpx.DecodingError):
             self._fail(f"malformed response: the body could not be decoded ({exc})")
-        except httpx.HTTPError as exc:
-            self._fail(f"the request to {self._config.url} failed: {exc}")
-        return self._completion(data)
+        self._fail(f"the request to {url} failed: {exc}")
 
     # -- request -------------------------------------------------------------------------
 
@@ -323,16 +341,15 @@ class OpenAIProvider:
             max_tokens=self._config.max_tokens,
         )
 
-    def _exchange(self, payload: bytes) -> bytes:
+    def _exchange(self, payload: bytes, watchdog: _Deadline) -> bytes:
         """POST ``payload``; the success body, or a ProviderError for any other answer."""
-        # httpx times each connect, write and read separately; this deadline bounds the
-        # whole body too, so a server trickling bytes cannot hold a worker thread forever.
-        deadline = time.monotonic() + self._config.timeout
+        deadline = watchdog.at
         with self._client.stream(
             "POST",
             self._config.url,
             content=payload,
             headers={"Content-Type": "application/json"},
+            extensions={"trace": watchdog.trace},
         ) as response:
             if response.is_redirect or 300 <= response.status_code < 400:
                 self._refuse_redirect(response)
@@ -436,3 +453,51 @@ def openai_factory(secrets: Mapping[str, str]) -> ProviderFactory:
         return OpenAIProvider(name, settings, secrets)
 
     return build
+
+
+class _Deadline:
+    """Bounds a whole call, whatever phase it is in.
+
+    httpx times connecting, sending and each read separately, so a server slow in
+    several phases could hold a call for several timeouts: past the step's lease (the
+    timeout plus a grace), when another worker would run the step again. Once the call's
+    connection is up, a timer shuts its socket down at the deadline, which ends any
+    blocking read or write at once.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self._timer: threading.Timer | None = None
+        self._cancelled = False
+        self._lock = threading.Lock()
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """An httpcore trace hook: arm the timer when the connection is made."""
+        if event != "connection.connect_tcp.complete":
+            return
+        stream = info.get("return_value")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            if self._cancelled:
+                return
+            delay = max(0.0, self.at - time.monotonic())
+            self._timer = threading.Timer(delay, self._expire, args=(sock,))
+            self._timer.daemon = True
+            self._timer.start()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            if self._timer is not None:
+                self._timer.cancel()
+
+    def _expire(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self._cancelled:
+                return
+            self.expired = True
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
