@@ -80,7 +80,7 @@ class GatedProvider:
             return len(self.calls) >= count
 
     def close(self) -> None:
-        pass
+        """Nothing to release: the gates belong to the test."""
 
 
 class Harness:
@@ -93,7 +93,7 @@ class Harness:
         self.engines: list[Engine] = []
         self.engine = self.new_engine("worker-a")
 
-    def new_engine(self, worker_id: str) -> Engine:
+    def new_engine(self, worker_id: str, *, threads: int = 4, batch: int = 64) -> Engine:
         engine = Engine(
             self.service.work,
             self.service.view,
@@ -102,7 +102,8 @@ class Harness:
             self.clock,
             worker_id=worker_id,
             lease_grace=timedelta(seconds=1),
-            threads=4,
+            threads=threads,
+            batch=batch,
         )
         self.engines.append(engine)
         return engine
@@ -335,17 +336,7 @@ def test_items_waiting_for_a_full_provider_do_not_hold_back_another_provider(
     for a free provider behind them still starts in the same dispatch."""
     service = memory_service(clock, providers={"gated": gated.factory})
     harness = Harness(service, clock)
-    engine = Engine(
-        service.work,
-        service.view,
-        service.directory,
-        service.providers,
-        clock,
-        worker_id="paging",
-        threads=4,
-        batch=2,
-    )
-    harness.engines.append(engine)
+    engine = harness.new_engine("paging", batch=2)
     try:
         slow = linear_workflow(name="slow", provider="slow", prompts=("wait",))
         fast = linear_workflow(name="fast", provider="offline", prompts=("go",))
@@ -413,16 +404,7 @@ def test_no_step_is_claimed_without_a_step_thread_to_run_it(
     run out while the step waits in a queue."""
     service = memory_service(clock, providers={"gated": gated.factory})
     harness = Harness(service, clock)
-    engine = Engine(
-        service.work,
-        service.view,
-        service.directory,
-        service.providers,
-        clock,
-        worker_id="one-thread",
-        threads=1,
-    )
-    harness.engines.append(engine)
+    engine = harness.new_engine("one-thread", threads=1)
     try:
         intake = apply(harness, ProviderDecl("offline", "gated", max_parallel=3), prompts=("go",))
         work_ids = [harness.submit(intake, {"n": n}) for n in range(3)]

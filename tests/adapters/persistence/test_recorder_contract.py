@@ -85,7 +85,7 @@ class _Backend:
         raise NotImplementedError
 
     def close_database(self) -> None:
-        pass
+        """Nothing to close: each case drops its own database in tearDown."""
 
     def factory(self, app_name: str) -> InfrastructureFactory[Any]:
         env = Environment(app_name, self.database.env(app_name))
@@ -132,7 +132,7 @@ class _EventLog:
 
     @unittest.skip(PERFORMANCE_SKIP)
     def test_performance(self) -> None:
-        pass
+        """Skipped: see PERFORMANCE_SKIP."""
 
 
 class TestMemoryWorkLogRecorder(_EventLog, _Memory, lib.ApplicationRecorderTestCase[Any]):
@@ -256,7 +256,7 @@ class _TwoLogsOneDatabase:
         assert work.max_notification_id() == 1
 
     def assert_tables(self) -> None:
-        pass
+        """Backends whose table names can be inspected override this; memory has none."""
 
 
 class TestSQLiteTwoLogsOneFile(_TwoLogsOneDatabase, _SQLite, unittest.TestCase):

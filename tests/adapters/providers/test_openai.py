@@ -309,31 +309,28 @@ def test_a_server_slow_in_every_phase_is_cut_off_at_the_overall_deadline(
     assert "timed out after 1s waiting for" in str(exc)  # the watchdog, not a read
 
 
-def test_connection_refused_is_retryable() -> None:
-    port = free_port()
-    provider = OpenAIProvider("local", {"base_url": f"http://127.0.0.1:{port}/v1", "model": "m"},
-                              {})
+def unreachable(base_url: str) -> ProviderError:
+    """The error a call to ``base_url``, where nothing answers, ends in."""
+    provider = OpenAIProvider("local", {"base_url": base_url, "model": "m"}, {})
     try:
         with pytest.raises(ProviderError) as caught:
             provider.complete(REQUEST)
     finally:
         provider.close()
-    assert caught.value.retryable
-    assert f"cannot connect to http://127.0.0.1:{port}/v1/chat/completions" in str(caught.value)
+    return caught.value
+
+
+def test_connection_refused_is_retryable() -> None:
+    port = free_port()
+    error = unreachable(f"http://127.0.0.1:{port}/v1")
+    assert error.retryable
+    assert f"cannot connect to http://127.0.0.1:{port}/v1/chat/completions" in str(error)
 
 
 def test_unresolvable_host_is_retryable() -> None:
-    provider = OpenAIProvider("local", {"base_url": "http://no-such-host.invalid/v1",
-                                        "model": "m"}, {})
-    try:
-        with pytest.raises(ProviderError) as caught:
-            provider.complete(REQUEST)
-    finally:
-        provider.close()
-    assert caught.value.retryable
-    assert "cannot connect to http://no-such-host.invalid/v1/chat/completions" in str(
-        caught.value
-    )
+    error = unreachable("http://no-such-host.invalid/v1")
+    assert error.retryable
+    assert "cannot connect to http://no-such-host.invalid/v1/chat/completions" in str(error)
 
 
 def test_dropped_connection_is_retryable(server: FakeOpenAI) -> None:
