@@ -45,6 +45,7 @@ class Service:
     clock: Clock
     ids: Ids
     _authenticate: Authenticator = attrs.field(init=False)
+    _closed: bool = attrs.field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
         self._authenticate = Authenticator(self.directory, self.clock)
@@ -171,6 +172,11 @@ class Service:
         self.worker.start()
 
     def close(self) -> None:
+        """Stop the workers and release the stores. Safe to call again: the HTTP app's
+        shutdown hook and the CLI that started it may both close."""
+        if self._closed:
+            return
+        self._closed = True
         self.committer.stop()
         self.worker.stop()
         self.providers.close()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 import click
 import msgspec
+import uvicorn
 
 from auxot.adapters.persistence import DatabaseUrlError
 from auxot.application.declarations import Applied, DeclarationError
@@ -84,8 +85,6 @@ def serve(host: str | None, port: int | None, database_url: str | None, worker: 
 
 
 def _serve(settings: Settings, service: Service, banner: str = "") -> None:
-    import uvicorn
-
     from auxot.entrypoints.http import create_app
 
     # The group-commit writer thread drops the GIL around every database call and must
@@ -106,18 +105,36 @@ def _serve(settings: Settings, service: Service, banner: str = "") -> None:
         access_log=False,
         lifespan="on",
     )
-    server = uvicorn.Server(config)
+    server = _Server(config, banner)
     click.echo(
         f"auxot: serving http://{settings.host}:{settings.port} "
         f"on {_describe(settings)} (OpenAPI at /schema)",
         err=True,
     )
-    if banner:
-        click.echo(banner)
-    # On Ctrl+C uvicorn shuts down gracefully, then re-raises SIGINT: a clean stop, not
-    # click's "Aborted!" and exit status 1.
-    with contextlib.suppress(KeyboardInterrupt):
+    # Our own handlers until uvicorn installs its own (and again after it restores
+    # them): a Ctrl+C or SIGTERM that lands while the server starts then stops it
+    # cleanly. Without them, asyncio's runner cancels uvicorn mid-startup and the
+    # process can hang. A stop requested by a signal is a clean stop: exit status 0.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: setattr(server, "should_exit", True))
+    try:
         server.run()
+    finally:
+        service.close()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, printing the banner once the port is bound (not before: a
+    banner whose commands fail with "connection refused" would mislead)."""
+
+    def __init__(self, config: uvicorn.Config, banner: str) -> None:
+        super().__init__(config)
+        self._banner = banner
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self._banner:
+            click.echo(self._banner)
 
 
 @cli.command()
