@@ -132,10 +132,11 @@ def serve() -> Iterator[Callable[..., Live]]:
     wait_until(lambda: not leaked(), timeout=10, what=f"threads to end: {leaked()}")
 
 
-@pytest.fixture
-def live(sqlite_url: str, serve: Callable[..., Live]) -> Live:
-    """The service on SQLite (a real file), for backend-independent HTTP behaviour."""
-    return serve(sqlite_url)
+@pytest.fixture(params=["fast-path", "handler-only"])
+def live(request: pytest.FixtureRequest, sqlite_url: str, serve: Callable[..., Live]) -> Live:
+    """The service on SQLite (a real file), for backend-independent HTTP behaviour: with
+    the intake fast path, and without it, since both must keep the same contract."""
+    return serve(sqlite_url, intake_fast_path=request.param == "fast-path")
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import anyio.to_thread
 from litestar import Litestar, get
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
@@ -11,15 +12,21 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 
 from auxot.application.service import Service
 from auxot.entrypoints.http.intake import IntakeController
+from auxot.entrypoints.http.intake_fast_path import SERVICE_STATE_KEY
 from auxot.entrypoints.http.problems import internal_error
 from auxot.entrypoints.http.wire import Health
 
 
 def create_app(
-    service: Service, *, max_body_bytes: int = 1024 * 1024, manage_service: bool = True
+    service: Service,
+    *,
+    max_body_bytes: int = 1024 * 1024,
+    manage_service: bool = True,
+    intake_fast_path: bool = True,
 ) -> Litestar:
     """The HTTP app over ``service``. With ``manage_service`` the app starts the service's
-    worker on startup and closes the service on shutdown."""
+    worker on startup and closes the service on shutdown. ``intake_fast_path`` False sends
+    every submission through the regular handler (the tests compare both paths)."""
 
     @get("/health", tags=["operations"], summary="Liveness and database reachability")
     async def health() -> Health:
@@ -35,6 +42,7 @@ def create_app(
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
         exception_handlers={Exception: internal_error},
         request_max_body_size=max_body_bytes,
+        state=State({SERVICE_STATE_KEY: service if intake_fast_path else None}),
         openapi_config=OpenAPIConfig(title="Auxot", version="0.1.0", path="/schema"),
         on_startup=[service.start] if manage_service else [],
         on_shutdown=[service.close] if manage_service else [],

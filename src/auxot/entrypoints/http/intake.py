@@ -18,6 +18,7 @@ from auxot.application.refs import format_ref, parse_ref
 from auxot.application.service import NotFoundError, Service
 from auxot.domain.work_item import WorkItem
 from auxot.entrypoints.http.auth import provide_caller
+from auxot.entrypoints.http.intake_fast_path import IntakeFastPath
 from auxot.entrypoints.http.problems import (
     bad_request,
     not_found,
@@ -45,6 +46,7 @@ class IntakeController(Controller):
         response_headers=[
             ResponseHeader(name="Location", description="Where to poll", documentation_only=True)
         ],
+        middleware=[IntakeFastPath],
     )
     async def submit(
         self,
