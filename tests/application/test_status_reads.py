@@ -11,11 +11,12 @@ import pytest
 from auxot.adapters.clock import ManualClock
 from auxot.application.declarations import IntakeDecl
 from auxot.application.engine import Engine
+from auxot.application.errors import NotFoundError
 from auxot.application.keys import Caller
 from auxot.application.projection import WorkProjection
 from auxot.application.records import WorkRecord, decode_record
 from auxot.application.refs import format_ref, parse_ref
-from auxot.application.service import NotFoundError, Service
+from auxot.application.service import Service
 from auxot.domain.identity import team_id
 from auxot.domain.work_item import Status
 from tests.application.builders import declaration, ids_of, memory_service

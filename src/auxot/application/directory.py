@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -22,6 +22,8 @@ from auxot.domain.intake import Intake
 from auxot.domain.provider import Provider
 from auxot.domain.team import Team
 from auxot.domain.workflow import Workflow
+
+A = TypeVar("A", bound=Aggregate)
 
 
 class Directory:
@@ -86,6 +88,11 @@ class Directory:
     def _get(self, cls: type[Any], id: UUID) -> Any:
         found = self._by_id.get(id)
         return found if isinstance(found, cls) else None
+
+    def all(self, cls: type[A]) -> list[A]:
+        """Every known aggregate of type ``cls``."""
+        # A copy: the refresh thread may add aggregates while a request reads them.
+        return [a for a in list(self._by_id.values()) if isinstance(a, cls)]
 
     def key(self, id: UUID) -> ApiKey | None:
         return self._get(ApiKey, id)  # type: ignore[no-any-return]

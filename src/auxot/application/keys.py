@@ -38,6 +38,10 @@ class Caller:
     def may_use(self, team: UUID) -> bool:
         return team in self.teams
 
+    def may_administer(self, team: UUID) -> bool:
+        """Change the team's resources (its keys, its workflows): the team's own key."""
+        return self.kind == "team" and team in self.teams
+
 
 @attrs.frozen
 class IssuedKey:

@@ -14,8 +14,10 @@ import attrs
 import msgspec
 from eventsourcing.application import AggregateNotFoundError
 
+from auxot.application.admin import Admin
 from auxot.application.declarations import Applied, Declaration, apply_declaration
 from auxot.application.directory import Directory
+from auxot.application.errors import NotFoundError as NotFoundError  # re-exported
 from auxot.application.group_commit import GroupCommitter
 from auxot.application.keys import Authenticator, Caller, IssuedKey, issue_key, revoke_key
 from auxot.application.ports import Clock, Ids, WorkView
@@ -29,10 +31,6 @@ from auxot.domain.work_item import Status, WorkItem
 _encoder = msgspec.json.Encoder()
 
 
-class NotFoundError(LookupError):
-    """The resource does not exist, or the caller may not see it: callers cannot tell."""
-
-
 @attrs.define
 class Service:
     registry: Registry
@@ -44,6 +42,7 @@ class Service:
     worker: Worker
     clock: Clock
     ids: Ids
+    admin: Admin
     _authenticate: Authenticator = attrs.field(init=False)
     _closed: bool = attrs.field(init=False, default=False)
 

@@ -11,6 +11,7 @@ from auxot.adapters.ids import RandomIds
 from auxot.adapters.persistence import parse_database_url
 from auxot.adapters.providers.openai import openai_factory
 from auxot.adapters.providers.scripted import ScriptedProvider
+from auxot.application.admin import Admin
 from auxot.application.directory import Directory
 from auxot.application.engine import Engine
 from auxot.application.group_commit import GroupCommitter
@@ -87,4 +88,5 @@ def bootstrap(
         worker=worker,
         clock=clock,
         ids=ids,
+        admin=Admin(registry, directory, clock, ids),
     )

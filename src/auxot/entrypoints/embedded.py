@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from auxot.application.declarations import Applied, Declaration, DeclarationError
+from auxot.application.errors import NotFoundError
 from auxot.application.keys import IssuedKey
 from auxot.application.plain_data import is_plain_data
 from auxot.application.records import WorkRecord, decode_record
 from auxot.application.refs import format_ref, parse_ref
-from auxot.application.service import NotFoundError, Service
+from auxot.application.service import Service
 from auxot.entrypoints.bootstrap import bootstrap
 from auxot.entrypoints.settings import Settings
 from auxot.entrypoints.workflow_file import load_declaration, locate

@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 
 from auxot.application.service import Service
+from auxot.entrypoints.http.admin import ADMIN_CONTROLLERS
 from auxot.entrypoints.http.intake import IntakeController
 from auxot.entrypoints.http.intake_fast_path import SERVICE_STATE_KEY
 from auxot.entrypoints.http.problems import internal_error
@@ -37,7 +38,7 @@ def create_app(
         return service
 
     return Litestar(
-        route_handlers=[health, IntakeController],
+        route_handlers=[health, IntakeController, *ADMIN_CONTROLLERS],
         dependencies={"service": Provide(provide_service, use_cache=True)},
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
         exception_handlers={Exception: internal_error},

@@ -13,9 +13,10 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_202_ACCEPTED
 
+from auxot.application.errors import NotFoundError
 from auxot.application.keys import Caller
 from auxot.application.refs import format_ref, parse_ref
-from auxot.application.service import NotFoundError, Service
+from auxot.application.service import Service
 from auxot.domain.work_item import WorkItem
 from auxot.entrypoints.http.auth import provide_caller
 from auxot.entrypoints.http.intake_fast_path import IntakeFastPath

@@ -20,9 +20,10 @@ from uuid import UUID
 import msgspec
 from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
+from auxot.application.errors import NotFoundError
 from auxot.application.keys import Caller
 from auxot.application.refs import format_ref, parse_ref
-from auxot.application.service import NotFoundError, Service
+from auxot.application.service import Service
 from auxot.entrypoints.http.wire import WorkAccepted
 
 SERVICE_STATE_KEY = "auxot_service"

@@ -31,6 +31,10 @@ def bad_request(detail: str) -> ProblemDetailsException:
     return ProblemDetailsException(status_code=400, title="Bad Request", detail=detail)
 
 
+def forbidden(detail: str) -> ProblemDetailsException:
+    return ProblemDetailsException(status_code=403, title="Forbidden", detail=detail)
+
+
 def unsupported_media_type(detail: str) -> ProblemDetailsException:
     return ProblemDetailsException(status_code=415, title="Unsupported Media Type", detail=detail)
 

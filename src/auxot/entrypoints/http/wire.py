@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
 import msgspec
+
+T = TypeVar("T")
 
 
 class WorkAccepted(msgspec.Struct, kw_only=True):
@@ -13,3 +18,69 @@ class Health(msgspec.Struct, kw_only=True):
     status: str
     database: str
     projected_position: int
+
+
+# -- administration ------------------------------------------------------------------------
+
+
+class TeamOut(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    members: list[str]
+
+
+class WorkflowOut(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    team_id: str
+    description: str
+    current_version: int
+    steps: list[str]
+
+
+class IntakeOut(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    team_id: str
+    workflow_id: str
+    active: bool
+    callback_url: str | None
+
+
+class ProviderOut(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    kind: str
+    max_parallel: int
+    settings: dict[str, Any]
+
+
+class KeyOut(msgspec.Struct, kw_only=True):
+    id: str
+    kind: str
+    owner: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked: bool
+
+
+class NewKey(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Exactly one of ``team`` (a team key) or ``user`` (a user key for yourself)."""
+
+    team: str | None = None
+    user: str | None = None
+
+
+class KeyCreated(msgspec.Struct, kw_only=True):
+    id: str
+    key: str
+    kind: str
+    owner: str
+
+
+class Page(msgspec.Struct, Generic[T], kw_only=True):
+    """One page of a list; pass ``next_cursor`` as ``cursor`` for the next (null: the
+    last page)."""
+
+    items: list[T]
+    next_cursor: str | None
