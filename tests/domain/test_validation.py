@@ -272,3 +272,20 @@ def test_revise_refuses_an_invalid_definition_and_records_nothing() -> None:
         workflow.revise("first", definition(step("a", (DEFAULT, COMPLETE)), step("b")), AT)
     assert workflow.pending_events == []
     assert workflow.current_version == 1
+
+
+def test_a_schema_that_requires_a_condition_from_a_list_all_routed_cannot_dead_end() -> None:
+    schema: dict[str, object] = {
+        "type": "object",
+        "properties": {"condition": {"enum": ["approved", "rejected"]}},
+        "required": ["condition"],
+    }
+    covered = attrs.evolve(
+        step("a", ("approved", COMPLETE), ("rejected", COMPLETE)), output_schema=schema
+    )
+    assert validate(definition(covered)).warnings == ()
+    # One allowed condition without a handoff, or the field optional: it can dead-end.
+    partly = attrs.evolve(covered, handoffs=covered.handoffs[:1])
+    optional = attrs.evolve(covered, output_schema={**schema, "required": []})
+    for uncovered in (partly, optional):
+        assert validate(definition(uncovered)).warnings == (Problem(CAN_DEAD_END, step="a"),)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from auxot.domain.definition import COMPLETE, DEFAULT, Definition
+from auxot.domain.definition import COMPLETE, DEFAULT, Definition, Step
 from auxot.domain.routing import is_default
 
 
@@ -62,7 +62,7 @@ def validate(definition: Definition) -> Report:
             step=s.key,
         )
         for s in definition.steps
-        if s.handoffs and not any(is_default(h) for h in s.handoffs)
+        if s.handoffs and not any(is_default(h) for h in s.handoffs) and not _covered(s)
     ]
     # Without a schema the output is routed on only when its text is a JSON object.
     warnings += [
@@ -99,6 +99,25 @@ def _unknown_targets(definition: Definition) -> list[Problem]:
         for h in s.handoffs
         if h.to not in known
     ]
+
+
+def _covered(step: Step) -> bool:
+    """Whether the step's output schema requires a ``condition`` from a fixed list
+    (``enum``) and each of those conditions has a handoff without a match: then some
+    handoff always fires, and the step cannot dead-end."""
+    schema = step.output_schema or {}
+    properties = schema.get("properties")
+    spec = properties.get("condition") if isinstance(properties, dict) else None
+    allowed = spec.get("enum") if isinstance(spec, dict) else None
+    required = schema.get("required")
+    if not (isinstance(allowed, list) and isinstance(required, list) and allowed):
+        return False
+    routed = {h.condition for h in step.handoffs if h.match is None}
+    return (
+        schema.get("type") == "object"
+        and "condition" in required
+        and all(isinstance(c, str) and c != DEFAULT and c in routed for c in allowed)
+    )
 
 
 def _malformed_routing(definition: Definition) -> list[Problem]:
