@@ -361,3 +361,13 @@ def test_routing_mistakes_are_refused_naming_the_step(harness: Harness) -> None:
         ),
         ("workflows[0].steps[0]", "repair needs an output_schema to repair against"),
     ]
+
+
+def test_apply_warns_about_a_step_that_can_dead_end(harness: Harness) -> None:
+    workflow = classify_then_route(HIGH_TO_ESCALATE, HandoffDecl("spam", "draft"))
+    applied = harness.service.apply(declaration(workflow=workflow))
+    warnings = next(a for a in applied if a.kind == "workflow").extra["warnings"]
+    assert warnings == [
+        "step 'classify': can dead-end: it has no 'default' handoff, so a work item whose "
+        "output fires none of its handoffs fails with 'no handoff matched'"
+    ]

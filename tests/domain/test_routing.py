@@ -3,15 +3,18 @@ and the step's output."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
 from auxot.domain.conditions import parse_match
-from auxot.domain.definition import COMPLETE, DEFAULT, Handoff, Step
+from auxot.domain.definition import COMPLETE, DEFAULT, Definition, Handoff, Step
 from auxot.domain.routing import choose_handoff, reported_condition
+from auxot.domain.work_item import Status, WorkItem
 
 CONDITION_NAMES = st.sampled_from(["approve", "reject", "escalate", "spam", DEFAULT])
 TARGETS = st.sampled_from(["a", "b", "c", COMPLETE])
@@ -190,3 +193,30 @@ def test_a_handoff_with_a_condition_and_a_match_needs_both() -> None:
     assert choose_handoff(step, "approve", {"amount": 5}) is both
     assert choose_handoff(step, "approve", {"amount": 500}) is step.handoffs[1]
     assert choose_handoff(step, "reject", {"amount": 5}) is step.handoffs[1]
+
+
+# -- through the work item --------------------------------------------------------------
+
+
+def test_a_work_item_records_the_reported_condition_and_names_a_match_it_routed_by() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    classify = attrs.evolve(
+        schema_step([Handoff(None, "next", parse_match({"severity": "high"}))]), key="classify"
+    )
+    definition = Definition((classify, Step("next", "prompt", "p", "p")))
+
+    def finish(output: Any) -> WorkItem:
+        item = WorkItem.receive(uuid4(), uuid4(), uuid4(), 1, definition, {}, at)
+        run = item.start_step("w", timedelta(seconds=5), at)
+        item.succeed_step(run.attempt, definition, at, output=output)
+        return item
+
+    routed = finish({"severity": "high", "condition": "urgent"})
+    event = routed.pending_events[-1]
+    assert isinstance(event, WorkItem.Routed)
+    assert (event.to_step, event.condition) == ("next", "severity equals 'high'")
+    assert routed.runs[0].condition == "urgent"
+
+    stuck = finish({"severity": "low", "condition": "calm"})
+    assert stuck.status is Status.FAILED
+    assert stuck.error == "no handoff matched at step 'classify' (condition: calm)"
