@@ -118,8 +118,8 @@ def test_dead_ends_are_reported_as_warnings_and_applied(service: Service) -> Non
     warnings = next(a for a in applied if a.kind == "workflow").extra["warnings"]
     assert warnings == [
         "step 'b': has no handoff: a work item reaching it will fail (dead end)",
-        "step 'a': handoff 'stuck' cannot fire: prompt steps report no condition, "
-        "so only 'default' routes them",
+        "step 'a': routes on its output (a condition or match) but declares no "
+        "output_schema: its handoffs fire only when the reply is a JSON object",
     ]
 
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+import attrs
 import pytest
 from hypothesis import given
 
+from auxot.domain.conditions import parse_match
 from auxot.domain.definition import COMPLETE, DEFAULT, Definition, Handoff, Step
 from auxot.domain.validation import InvalidDefinitionError, Problem, validate
 from auxot.domain.workflow import Workflow
 from tests.domain.strategies import definitions
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
+HIGH = parse_match({"severity": "high"})
 
 
 def step(key: str, *handoffs: tuple[str, str], prompt: str = "do it") -> Step:
@@ -88,16 +91,91 @@ def test_complete_is_reserved_and_cannot_be_a_step_key() -> None:
     assert any(p.step == COMPLETE and "reserved" in p.message for p in report.errors)
 
 
+NO_SCHEMA = (
+    "routes on its output (a condition or match) but declares no output_schema: "
+    "its handoffs fire only when the reply is a JSON object"
+)
+CAN_DEAD_END = (
+    "can dead-end: it has no 'default' handoff, so a work item whose output fires "
+    "none of its handoffs fails with 'no handoff matched'"
+)
+
+
 def test_dead_ends_are_warnings_not_errors() -> None:
     report = validate(definition(step("a", ("approve", "b"), (DEFAULT, COMPLETE)), step("b")))
     assert report.ok
     assert report.warnings == (
         Problem("has no handoff: a work item reaching it will fail (dead end)", step="b"),
+        Problem(NO_SCHEMA, step="a"),
+    )
+
+
+def test_a_step_with_only_conditional_handoffs_can_dead_end() -> None:
+    schema = {"type": "object"}
+    report = validate(
+        definition(
+            attrs.evolve(step("a", ("approve", COMPLETE)), output_schema=schema),
+            attrs.evolve(
+                step("b"),
+                output_schema=schema,
+                handoffs=(Handoff(None, COMPLETE, match=HIGH), Handoff("x", "a")),
+            ),
+        )
+    )
+    # a -> complete only, so b is unreachable; the point here is the warnings.
+    assert report.warnings == (Problem(CAN_DEAD_END, step="a"), Problem(CAN_DEAD_END, step="b"))
+
+
+def test_a_step_with_a_schema_routes_on_its_output_without_warning() -> None:
+    schema = {"type": "object"}
+    report = validate(
+        definition(
+            attrs.evolve(
+                step("a", ("approve", COMPLETE), (DEFAULT, COMPLETE)), output_schema=schema
+            )
+        )
+    )
+    assert report.ok
+    assert report.warnings == ()
+
+
+def test_a_match_without_a_schema_is_allowed_with_a_warning() -> None:
+    report = validate(
+        definition(
+            attrs.evolve(
+                step("a"), handoffs=(Handoff(None, COMPLETE, HIGH), Handoff(DEFAULT, COMPLETE))
+            )
+        )
+    )
+    assert report.ok
+    assert report.warnings == (Problem(NO_SCHEMA, step="a"),)
+
+
+def test_a_match_handoff_to_an_unknown_step_is_an_error_naming_the_match() -> None:
+    report = validate(definition(attrs.evolve(step("a"), handoffs=(Handoff(None, "nope", HIGH),))))
+    assert report.errors == (
+        Problem("handoff 'severity equals 'high'' targets unknown step 'nope'", step="a"),
+    )
+
+
+def test_malformed_handoffs_and_repair_without_schema_are_errors() -> None:
+    report = validate(
+        definition(
+            attrs.evolve(
+                step("a"),
+                repair=True,
+                handoffs=(Handoff(None, "a"), Handoff(DEFAULT, COMPLETE, HIGH)),
+            )
+        )
+    )
+    assert report.errors == (
+        Problem("the handoff to 'a' needs a condition or a match", step="a"),
         Problem(
-            "handoff 'approve' cannot fire: prompt steps report no condition, "
-            "so only 'default' routes them",
+            "the default handoff to 'complete' cannot have a match: it fires when no other "
+            "handoff does",
             step="a",
         ),
+        Problem("repair needs an output_schema to repair against", step="a"),
     )
 
 
@@ -118,8 +196,16 @@ def test_every_definition_built_from_valid_parts_validates(generated: Definition
     assert report.ok, report.errors
     dead_ends = {s.key for s in generated.steps if not s.handoffs}
     named = {s.key for s in generated.steps for h in s.handoffs if h.condition != DEFAULT}
-    assert {p.step for p in report.warnings if "dead end" in p.message} == dead_ends
-    assert {p.step for p in report.warnings if "cannot fire" in p.message} == named
+    no_default = {
+        s.key for s in generated.steps if s.handoffs and DEFAULT not in conditions(s)
+    }
+    assert {p.step for p in report.warnings if "(dead end)" in p.message} == dead_ends
+    assert {p.step for p in report.warnings if "can dead-end" in p.message} == no_default
+    assert {p.step for p in report.warnings if "no output_schema" in p.message} == named
+
+
+def conditions(s: Step) -> set[str | None]:
+    return {h.condition for h in s.handoffs}
 
 
 # -- Workflow ---------------------------------------------------------------------------
@@ -186,3 +272,20 @@ def test_revise_refuses_an_invalid_definition_and_records_nothing() -> None:
         workflow.revise("first", definition(step("a", (DEFAULT, COMPLETE)), step("b")), AT)
     assert workflow.pending_events == []
     assert workflow.current_version == 1
+
+
+def test_a_schema_that_requires_a_condition_from_a_list_all_routed_cannot_dead_end() -> None:
+    schema: dict[str, object] = {
+        "type": "object",
+        "properties": {"condition": {"enum": ["approved", "rejected"]}},
+        "required": ["condition"],
+    }
+    covered = attrs.evolve(
+        step("a", ("approved", COMPLETE), ("rejected", COMPLETE)), output_schema=schema
+    )
+    assert validate(definition(covered)).warnings == ()
+    # One allowed condition without a handoff, or the field optional: it can dead-end.
+    partly = attrs.evolve(covered, handoffs=covered.handoffs[:1])
+    optional = attrs.evolve(covered, output_schema={**schema, "required": []})
+    for uncovered in (partly, optional):
+        assert validate(definition(uncovered)).warnings == (Problem(CAN_DEAD_END, step="a"),)

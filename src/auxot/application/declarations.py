@@ -12,12 +12,14 @@ import attrs
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
+from auxot.application.output_schema import schema_problem
 from auxot.application.plain_data import is_plain_data
 from auxot.application.ports import Clock
 from auxot.application.prompts import TemplateError, check_template
 from auxot.application.providers import ProviderPool
 from auxot.application.refs import format_ref
 from auxot.application.stores import Registry
+from auxot.domain.conditions import MatchError, parse_match
 from auxot.domain.definition import Definition, Handoff, Step
 from auxot.domain.identity import intake_id, provider_id, team_id, workflow_id
 from auxot.domain.intake import Intake
@@ -43,8 +45,11 @@ class ProviderDecl:
 
 @attrs.frozen
 class HandoffDecl:
-    condition: str
+    """``condition`` may be None (left out) when ``match`` is given."""
+
+    condition: str | None
     to: str
+    match: dict[str, Any] | None = None
 
 
 @attrs.frozen
@@ -55,6 +60,8 @@ class StepDecl:
     handoffs: tuple[HandoffDecl, ...] = ()
     name: str = ""
     handler: Literal["prompt"] = "prompt"
+    output_schema: dict[str, Any] | None = None
+    repair: bool = False
 
 
 @attrs.frozen
@@ -208,11 +215,18 @@ def _definition(w: WorkflowDecl) -> Definition:
                 handler=s.handler,
                 prompt=s.prompt,
                 provider=s.provider,
-                handoffs=tuple(Handoff(h.condition, h.to) for h in s.handoffs),
+                handoffs=tuple(_handoff(h) for h in s.handoffs),
+                output_schema=s.output_schema,
+                repair=s.repair,
             )
             for s in w.steps
         )
     )
+
+
+def _handoff(h: HandoffDecl) -> Handoff:
+    """A checked handoff declaration (see ``_check_routing``) as the domain's value."""
+    return Handoff(h.condition, h.to, None if h.match is None else parse_match(h.match))
 
 
 def _describe(problem: Problem) -> str:
@@ -221,6 +235,9 @@ def _describe(problem: Problem) -> str:
 
 def _exists(registry: Registry, id: UUID) -> bool:
     return _load(registry, id)[0] is not None
+
+
+_NOT_PLAIN = "must hold only text, numbers, booleans, lists and mappings (quote dates and times)"
 
 
 def _check(registry: Registry, providers: ProviderPool, declaration: Declaration) -> None:
@@ -232,11 +249,7 @@ def _check(registry: Registry, providers: ProviderPool, declaration: Declaration
     for n, p in enumerate(declaration.providers):
         if not is_plain_data(p.settings):
             issues.append(
-                Issue(
-                    f"providers[{n}].settings",
-                    "must hold only text, numbers, booleans, lists and mappings "
-                    "(quote dates and times)",
-                )
+                Issue(f"providers[{n}].settings", _NOT_PLAIN)
             )
             continue
         try:
@@ -250,6 +263,7 @@ def _check(registry: Registry, providers: ProviderPool, declaration: Declaration
         at = f"workflows[{n}]"
         if w.team not in teams and not _exists(registry, team_id(w.team)):
             issues.append(Issue(f"{at}.team", f"unknown team '{w.team}'"))
+        buildable = True
         for k, s in enumerate(w.steps):
             if s.provider not in provider_names and not _exists(registry, provider_id(s.provider)):
                 issues.append(
@@ -259,6 +273,11 @@ def _check(registry: Registry, providers: ProviderPool, declaration: Declaration
                 check_template(s.prompt)
             except TemplateError as exc:
                 issues.append(Issue(f"{at}.steps[{k}].prompt", str(exc)))
+            routing = _check_routing(f"{at}.steps[{k}]", s)
+            issues += routing.issues
+            buildable = buildable and routing.matches_ok
+        if not buildable:
+            continue  # without its matches the definition cannot be built to validate
         issues += [
             Issue(f"{at}.steps" if p.step is None else _step_path(at, w, p.step), p.message)
             for p in validate(_definition(w)).errors
@@ -277,6 +296,38 @@ def _check(registry: Registry, providers: ProviderPool, declaration: Declaration
             )
     if issues:
         raise DeclarationError(issues)
+
+
+@attrs.frozen
+class _Routing:
+    issues: list[Issue]
+    matches_ok: bool
+
+
+def _check_routing(at: str, s: StepDecl) -> _Routing:
+    """Problems with a step's output schema and its handoffs' matches, by path."""
+    issues = []
+    matches_ok = True
+    if s.output_schema is not None and not is_plain_data(s.output_schema):
+        issues.append(Issue(f"{at}.output_schema", _NOT_PLAIN))
+    elif s.output_schema is not None:
+        problem = schema_problem(s.output_schema)
+        if problem is not None:
+            where, message = problem
+            path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in where)
+            issues.append(Issue(f"{at}.output_schema{path}", message))
+    for n, h in enumerate(s.handoffs):
+        if h.match is None:
+            continue
+        try:
+            parse_match(h.match)
+        except MatchError as exc:
+            matches_ok = False
+            issues += [
+                Issue(f"{at}.handoffs[{n}].match" + (f".{where}" if where else ""), message)
+                for where, message in exc.problems
+            ]
+    return _Routing(issues, matches_ok)
 
 
 def _step_path(at: str, w: WorkflowDecl, key: str) -> str:

@@ -23,7 +23,8 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
 
 from auxot.application.directory import Directory
-from auxot.application.ports import Clock, PromptRequest, ProviderError, WorkView
+from auxot.application.output_schema import Answer, InvalidOutput, answer
+from auxot.application.ports import Clock, Completion, PromptRequest, ProviderError, WorkView
 from auxot.application.prompts import TemplateError, render
 from auxot.application.providers import ProviderPool
 from auxot.application.refs import format_ref
@@ -134,7 +135,8 @@ class Engine:
             self._record(item, lambda: item.fail(f"cannot run: {located}", now))
             return 0
         definition, step, provider = located
-        lease = timedelta(seconds=self._providers.timeout_of(provider)) + self._lease_grace
+        calls = 2 if step.repair and step.output_schema is not None else 1
+        lease = timedelta(seconds=calls * self._providers.timeout_of(provider)) + self._lease_grace
         if not self._take_slot(provider):
             # Full: the item stays due, in arrival order, and waits its turn.
             with self._lock:
@@ -193,7 +195,7 @@ class Engine:
                         attempt,
                         definition,
                         now,
-                        output=outcome.text,
+                        output=outcome.output,
                         model=outcome.model,
                         tokens=outcome.usage.as_dict() if outcome.usage else None,
                     ),
@@ -207,16 +209,28 @@ class Engine:
                 self._finished.notify_all()
             self._on_recorded()
 
-    def _call(self, item: WorkItem, attempt: int, step: Step, provider: ProviderRecord) -> Any:
-        """The provider's completion, or ``(error, retryable)`` when the step failed."""
+    def _call(
+        self, item: WorkItem, attempt: int, step: Step, provider: ProviderRecord
+    ) -> Answer | tuple[str, bool]:
+        """The step's answer, or ``(error, retryable)`` when the step failed."""
+        schema = step.output_schema
+
+        def ask(prompt: str) -> Completion:
+            request = PromptRequest(
+                prompt=prompt, work_id=item.id, step=step.key, attempt=attempt, json_schema=schema
+            )
+            return self._providers.complete(provider, request)
+
         try:
             prompt = render(step.prompt, _context(item))
-            return self._providers.complete(
-                provider,
-                PromptRequest(prompt=prompt, work_id=item.id, step=step.key, attempt=attempt),
-            )
+            if schema is not None:
+                return answer(ask, prompt, schema, repair=step.repair)
+            completion = ask(prompt)
+            return Answer(completion.text, completion.model, completion.usage)
         except ProviderError as exc:
             return str(exc), exc.retryable
+        except InvalidOutput as exc:
+            return str(exc), False
         except TemplateError as exc:
             return str(exc), False
         except Exception as exc:

@@ -37,6 +37,9 @@ class PromptRequest:
     work_id: UUID
     step: str
     attempt: int
+    # The step's output schema, when it has one: the provider should ask its model for
+    # JSON (the prompt already says which). The engine validates the reply itself.
+    json_schema: Mapping[str, Any] | None = attrs.field(default=None, hash=False)
 
 
 @attrs.frozen

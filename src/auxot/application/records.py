@@ -27,6 +27,7 @@ class StepRecord(msgspec.Struct, kw_only=True):
     tokens: dict[str, int] | None
     error: str | None
     output: Any = None
+    condition: str | None = None
 
 
 class WorkRecord(msgspec.Struct, kw_only=True):
@@ -78,6 +79,7 @@ def _step_record(run: StepRun) -> StepRecord:
         tokens=run.tokens,
         error=run.error,
         output=run.output,
+        condition=run.condition,
     )
 
 

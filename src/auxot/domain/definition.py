@@ -6,9 +6,11 @@ item can finish on the version it started on.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
+
+from auxot.domain.conditions import Match
 
 COMPLETE = "complete"
 """The handoff target that ends a work item successfully."""
@@ -21,10 +23,20 @@ Handler = Literal["prompt"]
 
 @attrs.frozen
 class Handoff:
-    """Route to ``to`` (a step key or ``complete``) when ``condition`` holds."""
+    """Route to ``to`` (a step key or ``complete``) when the step reported ``condition``
+    and its output satisfies ``match``; a handoff has a condition, a match, or both.
+    ``condition: default`` (with no match) fires only when no other handoff does."""
 
-    condition: str
+    condition: str | None
     to: str
+    match: Match | None = None
+
+    @property
+    def label(self) -> str:
+        """How events and messages name this handoff: its condition, else its match."""
+        if self.condition is not None:
+            return self.condition
+        return self.match.describe() if self.match is not None else "(nothing)"
 
 
 @attrs.frozen
@@ -35,6 +47,11 @@ class Step:
     provider: str
     handoffs: tuple[Handoff, ...] = ()
     name: str = ""
+    # A JSON Schema the step's output must satisfy (treated as immutable). With one, the
+    # output is asked for as JSON, recorded parsed, and validated; ``repair`` allows one
+    # more call, told the errors, when the first answer fails validation.
+    output_schema: dict[str, Any] | None = attrs.field(default=None, hash=False)
+    repair: bool = False
 
     @property
     def title(self) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import attrs
 
-from auxot.domain.definition import COMPLETE, DEFAULT, Definition
+from auxot.domain.definition import COMPLETE, DEFAULT, Definition, Step
+from auxot.domain.routing import is_default
 
 
 @attrs.frozen
@@ -39,7 +40,11 @@ def validate(definition: Definition) -> Report:
     """Check a definition; errors make it unusable, warnings are worth telling the author."""
     if not definition.steps:
         return Report(errors=(Problem("a workflow needs at least one step"),), warnings=())
-    errors = [*_duplicate_keys(definition), *_unknown_targets(definition)]
+    errors = [
+        *_duplicate_keys(definition),
+        *_unknown_targets(definition),
+        *_malformed_routing(definition),
+    ]
     errors += [
         Problem("is unreachable from the entry step", step=key)
         for key in definition.keys
@@ -50,17 +55,26 @@ def validate(definition: Definition) -> Report:
         for s in definition.steps
         if not s.handoffs
     ]
-    # Prompt steps report no condition of their own yet, so only `default` routes them.
     warnings += [
         Problem(
-            f"handoff '{h.condition}' cannot fire: prompt steps report no condition, "
-            f"so only 'default' routes them",
+            "can dead-end: it has no 'default' handoff, so a work item whose output fires "
+            "none of its handoffs fails with 'no handoff matched'",
+            step=s.key,
+        )
+        for s in definition.steps
+        if s.handoffs and not any(is_default(h) for h in s.handoffs) and not _covered(s)
+    ]
+    # Without a schema the output is routed on only when its text is a JSON object.
+    warnings += [
+        Problem(
+            "routes on its output (a condition or match) but declares no output_schema: "
+            "its handoffs fire only when the reply is a JSON object",
             step=s.key,
         )
         for s in definition.steps
         if s.handler == "prompt"
-        for h in s.handoffs
-        if h.condition != DEFAULT
+        and s.output_schema is None
+        and any(not is_default(h) for h in s.handoffs)
     ]
     return Report(errors=tuple(errors), warnings=tuple(warnings))
 
@@ -80,11 +94,51 @@ def _duplicate_keys(definition: Definition) -> list[Problem]:
 def _unknown_targets(definition: Definition) -> list[Problem]:
     known = set(definition.keys) | {COMPLETE}
     return [
-        Problem(f"handoff '{h.condition}' targets unknown step '{h.to}'", step=s.key)
+        Problem(f"handoff '{h.label}' targets unknown step '{h.to}'", step=s.key)
         for s in definition.steps
         for h in s.handoffs
         if h.to not in known
     ]
+
+
+def _covered(step: Step) -> bool:
+    """Whether the step's output schema requires a ``condition`` from a fixed list
+    (``enum``) and each of those conditions has a handoff without a match: then some
+    handoff always fires, and the step cannot dead-end."""
+    schema = step.output_schema or {}
+    properties = schema.get("properties")
+    spec = properties.get("condition") if isinstance(properties, dict) else None
+    allowed = spec.get("enum") if isinstance(spec, dict) else None
+    required = schema.get("required")
+    if not (isinstance(allowed, list) and isinstance(required, list) and allowed):
+        return False
+    routed = {h.condition for h in step.handoffs if h.match is None}
+    return (
+        schema.get("type") == "object"
+        and "condition" in required
+        and all(isinstance(c, str) and c != DEFAULT and c in routed for c in allowed)
+    )
+
+
+def _malformed_routing(definition: Definition) -> list[Problem]:
+    problems = []
+    for s in definition.steps:
+        for h in s.handoffs:
+            if h.condition is None and h.match is None:
+                problems.append(
+                    Problem(f"the handoff to '{h.to}' needs a condition or a match", step=s.key)
+                )
+            elif h.condition == DEFAULT and h.match is not None:
+                problems.append(
+                    Problem(
+                        f"the default handoff to '{h.to}' cannot have a match: it fires "
+                        "when no other handoff does",
+                        step=s.key,
+                    )
+                )
+        if s.repair and s.output_schema is None:
+            problems.append(Problem("repair needs an output_schema to repair against", step=s.key))
+    return problems
 
 
 def _reachable(definition: Definition) -> set[str]:

@@ -16,7 +16,7 @@ import attrs
 from eventsourcing.domain import Aggregate
 
 from auxot.domain.definition import COMPLETE, Definition
-from auxot.domain.routing import choose_handoff
+from auxot.domain.routing import choose_handoff, reported_condition
 
 
 class Status(StrEnum):
@@ -220,8 +220,11 @@ class WorkItem(Aggregate):
         model: str | None = None,
         tokens: dict[str, int] | None = None,
     ) -> None:
-        """Record the live attempt's output and route by the step's handoffs."""
+        """Record the live attempt's output and route by the step's handoffs. Without an
+        explicit ``condition``, the one the output reports (its JSON ``condition``) counts."""
         run = self._require_live(attempt)
+        if condition is None:
+            condition = reported_condition(definition.step(run.key), output)
         self.trigger_event(
             self.StepSucceeded,
             step=run.key,
@@ -297,7 +300,7 @@ class WorkItem(Aggregate):
     def _route(
         self, definition: Definition, step_key: str, condition: str | None, now: datetime
     ) -> None:
-        handoff = choose_handoff(definition.step(step_key), condition)
+        handoff = choose_handoff(definition.step(step_key), condition, self.output)
         if handoff is None:
             reason = (
                 f"no handoff matched at step '{step_key}' "
@@ -311,7 +314,7 @@ class WorkItem(Aggregate):
                 self.Routed,
                 from_step=step_key,
                 to_step=handoff.to,
-                condition=handoff.condition,
+                condition=handoff.label,
                 timestamp=now,
             )
 

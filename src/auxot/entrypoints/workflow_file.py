@@ -16,7 +16,7 @@ from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn
 
-from auxot.application.declarations import Declaration, DeclarationError
+from auxot.application.declarations import Declaration, DeclarationError, HandoffDecl
 
 _converter = cattrs.Converter(forbid_extra_keys=True)
 
@@ -72,6 +72,18 @@ _converter.register_structure_hook(bool, _exactly(bool, "true or false"))
 _converter.register_structure_hook_func(_is_dict, _exactly(dict, "a mapping"))
 _converter.register_structure_hook_factory(_is_tuple, _list_of)
 _converter.register_structure_hook_factory(attrs.has, _fields_of)
+
+
+def _handoff(value: Any, type_: Any) -> HandoffDecl:
+    """A handoff may leave out its condition when it has a match."""
+    if isinstance(value, dict) and "condition" not in value and "match" in value:
+        value = {**value, "condition": None}
+    structured: HandoffDecl = _handoff_fields(value, type_)
+    return structured
+
+
+_handoff_fields = _fields_of(HandoffDecl, _converter)
+_converter.register_structure_hook(HandoffDecl, _handoff)
 
 
 class WorkflowFileError(ValueError):

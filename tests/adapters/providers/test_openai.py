@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import attrs
 import pytest
 
 from auxot.adapters.providers.openai import MAX_RESPONSE_BYTES, OpenAIProvider, openai_factory
@@ -89,6 +90,39 @@ def test_request_as_sent(server: FakeOpenAI) -> None:
         "model": "test-model",
         "messages": [{"role": "user", "content": "Classify: login broken"}],
     }
+
+
+SCHEMA = {"type": "object", "properties": {"severity": {"enum": ["low", "high"]}}}
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ({}, {"type": "json_object"}),
+        ({"response_format": "json_object"}, {"type": "json_object"}),
+        (
+            {"response_format": "json_schema"},
+            {
+                "type": "json_schema",
+                "json_schema": {"name": "output", "schema": SCHEMA, "strict": False},
+            },
+        ),
+        ({"response_format": "none"}, None),
+    ],
+)
+def test_a_step_with_an_output_schema_asks_for_json(
+    server: FakeOpenAI, setting: dict[str, str], expected: dict[str, Any] | None
+) -> None:
+    server.script(reply('{"severity": "high"}'))
+    provider = provider_for(server, **setting)
+    try:
+        completion = provider.complete(attrs.evolve(REQUEST, json_schema=SCHEMA))
+    finally:
+        provider.close()
+    assert completion.text == '{"severity": "high"}'  # returned as text: the engine parses
+    [sent] = server.requests
+    assert sent.json.get("response_format") == expected
+    assert sent.json["messages"] == [{"role": "user", "content": REQUEST.prompt}]
 
 
 def test_api_key_system_prompt_and_parameters_are_sent(server: FakeOpenAI) -> None:
@@ -423,6 +457,8 @@ GOOD = {"base_url": "http://127.0.0.1:1/v1", "model": "m"}
         ({**GOOD, "api_key_env": "MISSING_API_KEY"}, "names MISSING_API_KEY, which is not"),
         ({**GOOD, "api_key_env": "AUXOT_DATABASE_URL"}, "ending in _API_KEY"),
         ({**GOOD, "api_key": "sk-inline", "modle": "x"}, "unknown settings: api_key, modle"),
+        ({**GOOD, "response_format": "json"}, "'response_format' must be one of json_object, "
+                                              "json_schema, none"),
     ],
 )
 def test_invalid_settings(settings: dict[str, Any], message: str) -> None:

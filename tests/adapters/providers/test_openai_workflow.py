@@ -93,3 +93,42 @@ def test_a_server_error_fails_the_item_naming_the_status(server: FakeOpenAI) -> 
     assert step.error in record.error
     assert step.tokens is None
     assert len(server.requests) == 1  # no retry policy yet: a retryable failure still ends it
+
+
+SCHEMA_STEP = """\
+        output_schema:
+          type: object
+          properties:
+            severity: {{type: string, enum: [low, high]}}
+          required: [severity]
+        repair: true
+        handoffs:
+          - match: {{severity: high}}
+            to: complete
+          - {{condition: default, to: complete}}
+"""
+
+
+def test_a_step_with_an_output_schema_asks_for_json_and_is_repaired(server: FakeOpenAI) -> None:
+    """The engine, the openai adapter and a real HTTP exchange: JSON is asked for with
+    ``response_format``, a reply that fails the schema is repaired by a second request."""
+    text = workflow(server.base_url).replace(
+        "        handoffs:\n          - {condition: default, to: complete}\n",
+        SCHEMA_STEP.format(),  # unescapes the doubled braces
+    )
+    server.script(reply('{"severity": "urgent"}', usage=(10, 3)), reply('{"severity": "high"}'))
+    with auxot.connect(
+        "memory://", poll_interval=0.05, secrets={"LLM_API_KEY": "sk-test"}
+    ) as ax:
+        applied = ax.apply(text)
+        intake = next(a.id for a in applied if a.kind == "intake")
+        record = ax.wait(ax.submit(intake, {"subject": "Site down"}), timeout=20)
+    assert record.status == "completed", record.error
+    assert record.output == {"severity": "high"}
+    first, second = server.requests
+    assert first.json["response_format"] == second.json["response_format"] == {
+        "type": "json_object"
+    }
+    assert "Reply with only a JSON value" in first.json["messages"][1]["content"]
+    repair = second.json["messages"][1]["content"]
+    assert "$.severity: 'urgent' is not one of ['low', 'high']" in repair

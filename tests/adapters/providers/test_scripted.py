@@ -72,3 +72,39 @@ def test_closing_interrupts_a_delay_as_a_retryable_error() -> None:
 def test_bad_settings_are_refused(settings: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="scripted provider"):
         ScriptedProvider("p", settings)
+
+
+def test_a_mapping_reply_is_sent_as_json_text() -> None:
+    provider = ScriptedProvider("p", {"replies": {"classify": {"severity": "high", "n": 2}}})
+    assert provider.complete(request()).text == '{"severity": "high", "n": 2}'
+
+
+def test_a_list_of_replies_is_a_sequence_per_work_item_and_step_whose_last_repeats() -> None:
+    provider = ScriptedProvider(
+        "p", {"replies": {"classify": ["first {{ step }}", {"second": True}]}, "reply": "other"}
+    )
+    item_a = request()
+    item_b = request()
+    texts = [provider.complete(item_a).text for _ in range(3)]
+    assert texts == ["first classify", '{"second": true}', '{"second": true}']
+    assert provider.complete(item_b).text == "first classify"  # its own count
+    assert provider.complete(request("draft")).text == "other"
+
+
+def test_the_reply_is_returned_as_is_when_json_is_asked_for() -> None:
+    provider = ScriptedProvider("p", {"reply": "not json"})
+    asked = PromptRequest(
+        prompt="x", work_id=uuid4(), step="s", attempt=1, json_schema={"type": "object"}
+    )
+    assert provider.complete(asked).text == "not json"
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"reply": []}, {"replies": {"s": [None]}}, {"replies": {"s": [["nested"]]}}],
+)
+def test_replies_that_are_not_text_mappings_or_lists_of_them_are_refused(
+    settings: dict[str, object],
+) -> None:
+    with pytest.raises(ValueError, match="must be text, a mapping"):
+        ScriptedProvider("p", settings)

@@ -8,7 +8,12 @@ Settings:
                token (optional; when named, the variable must be set);
   timeout:     seconds one call may take (default 60); the step's lease derives from it;
   temperature, max_tokens: passed through to the endpoint (optional);
-  system:      a system prompt sent before the step's prompt (optional).
+  system:      a system prompt sent before the step's prompt (optional);
+  response_format: how a step with an output schema asks for JSON: ``json_object``
+               (default: ``{"type": "json_object"}``, widely supported), ``json_schema``
+               (sends the schema itself, for endpoints that constrain output to it) or
+               ``none`` (for endpoints that reject the field; the prompt still asks for
+               JSON and the engine validates the reply either way).
 
 Every failure is a ``ProviderError``. Transient causes (network, timeout, HTTP 408, 429,
 5xx) are marked retryable; the rest (other 4xx, a refused redirect, a malformed or
@@ -48,8 +53,18 @@ _MAX_ERROR_BODY_BYTES = 64 * 1024
 _MAX_DETAIL_CHARS = 300
 _RETRYABLE_STATUSES = frozenset({408, 429})
 _KNOWN = frozenset(
-    {"base_url", "model", "api_key_env", "timeout", "temperature", "max_tokens", "system"}
+    {
+        "base_url",
+        "model",
+        "api_key_env",
+        "timeout",
+        "temperature",
+        "max_tokens",
+        "system",
+        "response_format",
+    }
 )
+_RESPONSE_FORMATS = ("json_object", "json_schema", "none")
 
 
 # -- wire types --------------------------------------------------------------------------
@@ -60,11 +75,23 @@ class _ChatMessage(msgspec.Struct):
     content: str
 
 
+class _JsonSchemaFormat(msgspec.Struct):
+    name: str
+    schema: dict[str, Any]
+    strict: bool = False
+
+
+class _ResponseFormat(msgspec.Struct, omit_defaults=True):
+    type: str
+    json_schema: _JsonSchemaFormat | None = None
+
+
 class _ChatRequest(msgspec.Struct, omit_defaults=True):
     model: str
     messages: list[_ChatMessage]
     temperature: float | None = None
     max_tokens: int | None = None
+    response_format: _ResponseFormat | None = None
 
 
 # Responses allow unknown fields: real servers add many (id, created, system_fingerprint).
@@ -111,6 +138,7 @@ class _Config:
     temperature: float | None
     max_tokens: int | None
     system: str | None
+    response_format: str
 
 
 def _parse_settings(name: str, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> _Config:
@@ -130,7 +158,17 @@ def _parse_settings(name: str, settings: Mapping[str, Any], secrets: Mapping[str
         temperature=temperature,
         max_tokens=_max_tokens(where, settings),
         system=_optional_text(where, settings, "system"),
+        response_format=_response_format(where, settings),
     )
+
+
+def _response_format(where: str, settings: Mapping[str, Any]) -> str:
+    value = settings.get("response_format", "json_object")
+    if value not in _RESPONSE_FORMATS:
+        raise ValueError(
+            f"{where}: 'response_format' must be one of {', '.join(_RESPONSE_FORMATS)}"
+        )
+    return str(value)
 
 
 def _text(where: str, settings: Mapping[str, Any], key: str) -> str:
@@ -339,7 +377,18 @@ class OpenAIProvider:
             messages=messages,
             temperature=self._config.temperature,
             max_tokens=self._config.max_tokens,
+            response_format=self._response_format(request),
         )
+
+    def _response_format(self, request: PromptRequest) -> _ResponseFormat | None:
+        """How to ask for JSON, when the step has an output schema."""
+        kind = self._config.response_format
+        if request.json_schema is None or kind == "none":
+            return None
+        if kind == "json_schema":
+            schema = _JsonSchemaFormat(name="output", schema=dict(request.json_schema))
+            return _ResponseFormat(type="json_schema", json_schema=schema)
+        return _ResponseFormat(type="json_object")
 
     def _exchange(self, payload: bytes, watchdog: _Deadline) -> bytes:
         """POST ``payload``; the success body, or a ProviderError for any other answer."""

@@ -2,7 +2,11 @@
 
 Settings (all optional):
   reply:   fixed reply text (a Jinja template over ``prompt`` and ``step``);
-  replies: per-step replies, ``{step_key: text}``, taking precedence over ``reply``;
+  replies: per-step replies, ``{step_key: reply}``, taking precedence over ``reply``.
+           A reply that is a mapping is sent as its JSON text (handy for steps with an
+           output schema); a list is a sequence: the n-th call for that step of one work
+           item gets the n-th entry (text or mapping), and the last one repeats — so a
+           step can fail its schema once and then be repaired, or loop and then move on;
   fail:    an error message: every call fails with it (``retryable: true`` marks it
            transient);
   delay:   seconds each call takes; a delay beyond ``timeout`` (default 60) fails the
@@ -13,10 +17,13 @@ With no reply configured it answers with the rendered prompt itself.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
+from uuid import UUID
 
 from auxot.application.ports import Completion, PromptRequest, ProviderError, Usage
 from auxot.application.prompts import render
@@ -31,15 +38,18 @@ class ScriptedProvider:
         if unknown:
             raise ValueError(f"unknown scripted provider settings: {', '.join(sorted(unknown))}")
         self.name = name
-        self._reply = settings.get("reply")
-        self._replies: Mapping[str, str] = settings.get("replies") or {}
+        self._reply = _script("reply", settings.get("reply"))
+        replies = settings.get("replies") or {}
         self._fail = settings.get("fail")
         self._retryable = bool(settings.get("retryable", False))
         self._delay = float(settings.get("delay", 0))
         self._model = str(settings.get("model", "scripted"))
         self._timeout = float(settings.get("timeout", DEFAULT_TIMEOUT_SECONDS))
-        if not isinstance(self._replies, Mapping):
+        if not isinstance(replies, Mapping):
             raise ValueError("scripted provider: replies must map step keys to replies")
+        self._replies = {str(k): _script(f"replies.{k}", v) for k, v in replies.items()}
+        self._calls: Counter[tuple[UUID, str]] = Counter()
+        self._lock = threading.Lock()
         if not (0 <= self._delay < math.inf and 0 < self._timeout < math.inf):
             raise ValueError("scripted provider: delay must be >= 0 and timeout > 0, finite")
         self._closed = threading.Event()
@@ -53,16 +63,39 @@ class ScriptedProvider:
                 raise ProviderError(f"timed out after {self._timeout:g}s", retryable=True)
         if self._fail:
             raise ProviderError(str(self._fail), retryable=self._retryable)
-        template = self._replies.get(request.step, self._reply)
-        text = (
-            request.prompt
-            if template is None
-            else render(str(template), {"prompt": request.prompt, "step": request.step})
-        )
+        text = self._text(request)
         usage = Usage(
             prompt_tokens=len(request.prompt.split()), completion_tokens=len(text.split())
         )
         return Completion(text=text, model=self._model, usage=usage)
 
+    def _text(self, request: PromptRequest) -> str:
+        script = self._replies.get(request.step, self._reply)
+        if script is None:
+            return request.prompt
+        if len(script) > 1:
+            with self._lock:
+                n = self._calls[(request.work_id, request.step)]
+                self._calls[(request.work_id, request.step)] += 1
+            entry = script[min(n, len(script) - 1)]
+        else:
+            entry = script[0]
+        if isinstance(entry, Mapping):
+            return json.dumps(entry)
+        return render(str(entry), {"prompt": request.prompt, "step": request.step})
+
     def close(self) -> None:
         self._closed.set()
+
+
+def _script(name: str, value: Any) -> tuple[Any, ...] | None:
+    """A reply setting as the sequence of entries it stands for (one, unless a list)."""
+    if value is None:
+        return None
+    entries = tuple(value) if isinstance(value, list) else (value,)
+    if not entries or not all(isinstance(e, str | int | float | Mapping) for e in entries):
+        raise ValueError(
+            f"scripted provider: {name} must be text, a mapping (sent as JSON), or a "
+            "non-empty list of them"
+        )
+    return entries
