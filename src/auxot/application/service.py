@@ -18,7 +18,7 @@ from auxot.application.declarations import Applied, Declaration, apply_declarati
 from auxot.application.directory import Directory
 from auxot.application.group_commit import GroupCommitter
 from auxot.application.keys import Authenticator, Caller, IssuedKey, issue_key, revoke_key
-from auxot.application.ports import Clock, Ids, WorkView
+from auxot.application.ports import Clock, Ids, ProviderSlots, WorkView
 from auxot.application.providers import ProviderPool
 from auxot.application.records import record_of
 from auxot.application.stores import Registry, WorkLog
@@ -44,6 +44,7 @@ class Service:
     worker: Worker
     clock: Clock
     ids: Ids
+    slots: ProviderSlots  # shared by every engine on the database
     _authenticate: Authenticator = attrs.field(init=False)
     _closed: bool = attrs.field(init=False, default=False)
 

@@ -43,6 +43,7 @@ def bootstrap(
         registry = Registry(env=database.env(Registry.name))
         work = WorkLog(env=database.env(WorkLog.name))
         view = database.work_view(work)
+        slots = database.provider_slots(work)
     directory = Directory(registry)
     pool = ProviderPool(
         providers or {"scripted": ScriptedProvider, "openai": openai_factory(settings.secrets)}
@@ -59,6 +60,7 @@ def bootstrap(
             directory,
             pool,
             clock,
+            slots=slots,
             worker_id=settings.worker_id,
             lease_grace=timedelta(seconds=settings.lease_grace_seconds),
             threads=settings.step_threads,
@@ -87,4 +89,5 @@ def bootstrap(
         worker=worker,
         clock=clock,
         ids=ids,
+        slots=slots,
     )
