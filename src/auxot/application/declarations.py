@@ -17,6 +17,7 @@ from auxot.application.ports import Clock
 from auxot.application.prompts import TemplateError, check_template
 from auxot.application.providers import ProviderPool
 from auxot.application.refs import format_ref
+from auxot.application.retry_declarations import RetryDecl, retry_issues, retry_policy
 from auxot.application.stores import Registry
 from auxot.domain.definition import Definition, Handoff, Step
 from auxot.domain.identity import intake_id, provider_id, team_id, workflow_id
@@ -55,6 +56,7 @@ class StepDecl:
     handoffs: tuple[HandoffDecl, ...] = ()
     name: str = ""
     handler: Literal["prompt"] = "prompt"
+    retry: RetryDecl | None = None
 
 
 @attrs.frozen
@@ -209,6 +211,7 @@ def _definition(w: WorkflowDecl) -> Definition:
                 prompt=s.prompt,
                 provider=s.provider,
                 handoffs=tuple(Handoff(h.condition, h.to) for h in s.handoffs),
+                retry=retry_policy(s.retry),
             )
             for s in w.steps
         )
@@ -259,6 +262,11 @@ def _check(registry: Registry, providers: ProviderPool, declaration: Declaration
                 check_template(s.prompt)
             except TemplateError as exc:
                 issues.append(Issue(f"{at}.steps[{k}].prompt", str(exc)))
+            if s.retry is not None:
+                issues += [
+                    Issue(f"{at}.steps[{k}].retry.{field}", message)
+                    for field, message in retry_issues(s.retry)
+                ]
         issues += [
             Issue(f"{at}.steps" if p.step is None else _step_path(at, w, p.step), p.message)
             for p in validate(_definition(w)).errors

@@ -202,7 +202,12 @@ class Engine:
             now = self._clock.now()
             if isinstance(outcome, tuple):
                 error, retryable = outcome
-                self._record(item, lambda: item.fail_step(attempt, error, now, retryable=retryable))
+                self._record(
+                    item,
+                    lambda: item.fail_step(
+                        attempt, error, now, retryable=retryable, retry=step.retry
+                    ),
+                )
             else:
                 self._record(
                     item,

@@ -43,6 +43,7 @@ class WorkRecord(msgspec.Struct, kw_only=True):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    retry_at: datetime | None = None  # while a failed step waits to run again
 
 
 _encoder = msgspec.json.Encoder()
@@ -63,6 +64,7 @@ def record_of(item: WorkItem) -> WorkRecord:
         created_at=item.created_on,
         updated_at=item.modified_on,
         completed_at=item.finished_at,
+        retry_at=item.retry_at,
     )
 
 

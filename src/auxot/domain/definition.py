@@ -10,6 +10,8 @@ from typing import Literal
 
 import attrs
 
+from auxot.domain.retry import RetryPolicy
+
 COMPLETE = "complete"
 """The handoff target that ends a work item successfully."""
 
@@ -35,6 +37,7 @@ class Step:
     provider: str
     handoffs: tuple[Handoff, ...] = ()
     name: str = ""
+    retry: RetryPolicy | None = None  # None: a failed attempt fails the item
 
     @property
     def title(self) -> str:

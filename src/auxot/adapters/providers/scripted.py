@@ -5,6 +5,9 @@ Settings (all optional):
   replies: per-step replies, ``{step_key: text}``, taking precedence over ``reply``;
   fail:    an error message: every call fails with it (``retryable: true`` marks it
            transient);
+  fail_first: a count N: only the first N calls that this provider serves (in this
+           process, since it was last configured) fail, with ``fail`` or a message of
+           their own; later calls answer (to try retry policies);
   delay:   seconds each call takes; a delay beyond ``timeout`` (default 60) fails the
            call as a retryable timeout once ``timeout`` has passed;
   model:   the model name to report (default ``scripted``).
@@ -22,7 +25,7 @@ from auxot.application.ports import Completion, PromptRequest, ProviderError, Us
 from auxot.application.prompts import render
 from auxot.application.providers import DEFAULT_TIMEOUT_SECONDS
 
-_KNOWN = {"reply", "replies", "fail", "retryable", "delay", "model", "timeout"}
+_KNOWN = {"reply", "replies", "fail", "fail_first", "retryable", "delay", "model", "timeout"}
 
 
 class ScriptedProvider:
@@ -42,6 +45,15 @@ class ScriptedProvider:
             raise ValueError("scripted provider: replies must map step keys to replies")
         if not (0 <= self._delay < math.inf and 0 < self._timeout < math.inf):
             raise ValueError("scripted provider: delay must be >= 0 and timeout > 0, finite")
+        self._fail_first = settings.get("fail_first")
+        if self._fail_first is not None and (
+            isinstance(self._fail_first, bool)
+            or not isinstance(self._fail_first, int)
+            or self._fail_first < 0
+        ):
+            raise ValueError("scripted provider: fail_first must be a whole number, at least 0")
+        self._calls = 0
+        self._lock = threading.Lock()
         self._closed = threading.Event()
 
     def complete(self, request: PromptRequest) -> Completion:
@@ -51,8 +63,9 @@ class ScriptedProvider:
                 raise ProviderError(f"provider '{self.name}' was closed", retryable=True)
             if self._delay > self._timeout:
                 raise ProviderError(f"timed out after {self._timeout:g}s", retryable=True)
-        if self._fail:
-            raise ProviderError(str(self._fail), retryable=self._retryable)
+        failure = self._failure()
+        if failure is not None:
+            raise ProviderError(failure, retryable=self._retryable)
         template = self._replies.get(request.step, self._reply)
         text = (
             request.prompt
@@ -63,6 +76,17 @@ class ScriptedProvider:
             prompt_tokens=len(request.prompt.split()), completion_tokens=len(text.split())
         )
         return Completion(text=text, model=self._model, usage=usage)
+
+    def _failure(self) -> str | None:
+        """The error this call fails with, if it is to fail."""
+        if self._fail_first is None:
+            return str(self._fail) if self._fail else None
+        with self._lock:
+            self._calls += 1
+            call = self._calls
+        if call > self._fail_first:
+            return None
+        return str(self._fail or f"scripted failure {call} of {self._fail_first}")
 
     def close(self) -> None:
         self._closed.set()
