@@ -289,8 +289,10 @@ class Engine:
             self._finished.notify_all()
 
     def _all_full(self, full: set[str]) -> bool:
+        """Nothing more can start in this pass: closing, no step thread free, or every
+        provider found full."""
         with self._lock:
-            if len(self._running) >= self._thread_count:
+            if self._closing or len(self._running) >= self._thread_count:
                 return True
         names = set(self._directory.providers_by_name)
         return bool(names) and names <= full
