@@ -278,8 +278,10 @@ class Engine:
         """Release the provider slot, then the step thread."""
         try:
             self._slots.release(provider_name, holder)
-        except Exception:
-            log.exception("releasing a slot of '%s' failed; its lease will free it", provider_name)
+        except Exception as exc:  # the database is down, or the process is stopping
+            log.warning(
+                "releasing a slot of '%s' failed (%s); its lease will free it", provider_name, exc
+            )
         finally:
             self._leave(work_id)
 
