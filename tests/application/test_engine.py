@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
 
 from auxot.adapters.clock import ManualClock
+from auxot.adapters.persistence.memory import MemoryProviderSlots
 from auxot.application.declarations import Declaration, IntakeDecl, ProviderDecl, TeamDecl
 from auxot.application.engine import Engine
-from auxot.application.ports import Completion, PromptRequest
+from auxot.application.ports import Completion, PromptRequest, ProviderSlots
 from auxot.application.projection import WorkProjection
 from auxot.application.records import WorkRecord, decode_record
 from auxot.application.refs import parse_ref
@@ -27,6 +28,7 @@ from tests.application.builders import declaration, ids_of, linear_workflow, mem
 from tests.support import wait_until
 
 GATE_TIMEOUT = 10.0
+HOUR = timedelta(hours=1)
 
 
 class GatedProvider:
@@ -93,13 +95,21 @@ class Harness:
         self.engines: list[Engine] = []
         self.engine = self.new_engine("worker-a")
 
-    def new_engine(self, worker_id: str, *, threads: int = 4, batch: int = 64) -> Engine:
+    def new_engine(
+        self,
+        worker_id: str,
+        *,
+        threads: int = 4,
+        batch: int = 64,
+        slots: ProviderSlots | None = None,
+    ) -> Engine:
         engine = Engine(
             self.service.work,
             self.service.view,
             self.service.directory,
             self.service.providers,
             self.clock,
+            slots=slots or self.service.slots,
             worker_id=worker_id,
             lease_grace=timedelta(seconds=1),
             threads=threads,
@@ -309,24 +319,72 @@ def test_an_expired_lease_lets_another_worker_run_the_step_and_drops_the_late_ou
     assert sum(isinstance(e, WorkItem.StepSucceeded) for e in events) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="max_parallel is counted per Engine (per process), while DESIGN.md says the "
-    "limit holds across every worker sharing the database",
-)
 def test_max_parallel_holds_across_workers_sharing_the_store(
     harness: Harness, gated: GatedProvider
 ) -> None:
     intake = apply(harness, ProviderDecl("offline", "gated", max_parallel=1), prompts=("go",))
-    for n in range(2):
-        harness.submit(intake, {"n": n})
+    work_ids = [harness.submit(intake, {"n": n}) for n in range(2)]
     harness.project()
     worker_b = harness.new_engine("worker-b")
     started = harness.engine.dispatch() + worker_b.dispatch()
-    if started == 2:
-        wait_until(lambda: gated.called(2), what="both steps to start")
+    wait_until(lambda: gated.called(started), what="the claimed steps to start")
     assert started == 1
+    assert harness.engine.dispatch() + worker_b.dispatch() == 0  # full for both
+
+    # When the step ends its slot is free again, for whichever worker looks first.
+    gated.release(gated.calls[0][0])
+    harness.settle()
+    assert worker_b.dispatch() == 1
+    wait_until(lambda: gated.called(2), what="the second step to start")
+    gated.open_all()
+    harness.settle(worker_b)
+    assert {harness.record(w).status for w in work_ids} == {"completed"}
     assert gated.most_in_flight == 1
+
+
+class FreedAfterFirstRefusal(MemoryProviderSlots):
+    """The in-memory slots, where another worker's step ends just after this engine was
+    first told that the provider is full."""
+
+    def __init__(self, other: str) -> None:
+        super().__init__()
+        self.other = other
+        self.freed = False
+
+    def acquire(
+        self, provider: str, limit: int, holder: str, lease_until: datetime, now: datetime
+    ) -> bool:
+        taken = super().acquire(provider, limit, holder, lease_until, now)
+        if not taken and not self.freed:
+            self.freed = True
+            self.release(provider, self.other)
+        return taken
+
+
+def test_a_waiting_item_is_not_overtaken_when_a_slot_frees_during_a_dispatch(
+    harness: Harness, clock: ManualClock, gated: GatedProvider
+) -> None:
+    intake = apply(harness, ProviderDecl("offline", "gated", max_parallel=1), prompts=("go",))
+    first = harness.submit(intake, {"n": 1})
+    clock.advance(timedelta(seconds=1))
+    second = harness.submit(intake, {"n": 2})
+    harness.project()
+    slots = FreedAfterFirstRefusal(other="another-worker")
+    assert slots.acquire("offline", 1, "another-worker", clock.now() + HOUR, clock.now())
+    engine = harness.new_engine("fifo", slots=slots)
+
+    # The first item finds the provider full; the slot frees before the second item is
+    # looked at, but the second must not start ahead of the first.
+    assert engine.dispatch() == 0
+    assert slots.freed
+    assert engine.dispatch() == 1
+    wait_until(lambda: gated.called(1), what="a step to start")
+    assert gated.calls == [(first, 1)]
+    gated.open_all()
+    harness.settle(engine)
+    assert engine.dispatch() == 1
+    harness.settle(engine)
+    assert [call[0] for call in gated.calls] == [first, second]
 
 
 def test_items_waiting_for_a_full_provider_do_not_hold_back_another_provider(

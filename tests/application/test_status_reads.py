@@ -149,6 +149,7 @@ def test_status_never_goes_backwards_while_projection_and_engine_move_on(
         service.directory,
         service.providers,
         clock,
+        slots=service.slots,
         worker_id="worker-a",
         threads=1,
     )

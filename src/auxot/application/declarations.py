@@ -18,6 +18,7 @@ from auxot.application.ports import Clock
 from auxot.application.prompts import TemplateError, check_template
 from auxot.application.providers import ProviderPool
 from auxot.application.refs import format_ref
+from auxot.application.retry_declarations import RetryDecl, retry_issues, retry_policy
 from auxot.application.stores import Registry
 from auxot.domain.conditions import MatchError, parse_match
 from auxot.domain.definition import Definition, Handoff, Step
@@ -62,6 +63,7 @@ class StepDecl:
     handler: Literal["prompt"] = "prompt"
     output_schema: dict[str, Any] | None = None
     repair: bool = False
+    retry: RetryDecl | None = None
 
 
 @attrs.frozen
@@ -218,6 +220,7 @@ def _definition(w: WorkflowDecl) -> Definition:
                 handoffs=tuple(_handoff(h) for h in s.handoffs),
                 output_schema=s.output_schema,
                 repair=s.repair,
+                retry=retry_policy(s.retry),
             )
             for s in w.steps
         )
@@ -273,6 +276,11 @@ def _check(registry: Registry, providers: ProviderPool, declaration: Declaration
                 check_template(s.prompt)
             except TemplateError as exc:
                 issues.append(Issue(f"{at}.steps[{k}].prompt", str(exc)))
+            if s.retry is not None:
+                issues += [
+                    Issue(f"{at}.steps[{k}].retry.{field}", message)
+                    for field, message in retry_issues(s.retry)
+                ]
             routing = _check_routing(f"{at}.steps[{k}]", s)
             issues += routing.issues
             buildable = buildable and routing.matches_ok

@@ -13,18 +13,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
 
 from auxot.application.directory import Directory
 from auxot.application.output_schema import Answer, InvalidOutput, answer
-from auxot.application.ports import Clock, Completion, PromptRequest, ProviderError, WorkView
+from auxot.application.ports import (
+    Clock,
+    Completion,
+    PromptRequest,
+    ProviderError,
+    ProviderSlots,
+    WorkView,
+)
 from auxot.application.prompts import TemplateError, render
 from auxot.application.providers import ProviderPool
 from auxot.application.refs import format_ref
@@ -46,6 +52,7 @@ class Engine:
         providers: ProviderPool,
         clock: Clock,
         *,
+        slots: ProviderSlots,
         worker_id: str,
         lease_grace: timedelta = timedelta(seconds=30),
         threads: int = 16,
@@ -58,7 +65,11 @@ class Engine:
         self._directory = directory
         self._providers = providers
         self._clock = clock
+        self._slots = slots
         self.worker_id = worker_id
+        # Names this engine's slot holders apart from those of any other engine, even one
+        # misconfigured with the same worker id: a release frees only its own slot.
+        self._holder_prefix = f"{worker_id}/{uuid4().hex[:12]}"
         self._lease_grace = lease_grace
         self._batch = batch
         self._on_recorded = on_recorded
@@ -68,32 +79,36 @@ class Engine:
         self._finished = threading.Condition(self._lock)
         self._closing = False
         self._abandoned = False
-        self._running: set[UUID] = set()
-        self._busy: Counter[str] = Counter()
+        self._running: set[UUID] = set()  # claimed (or being claimed) by this engine
         self._waiting: dict[UUID, str] = {}  # due items known to wait for a full provider
         self._max_pages = max_pages
 
     def dispatch(self) -> int:
         """Claim and start what is due and fits its provider's limit; returns how many.
 
-        Pages through the due items in arrival order, so that items waiting for a full
-        provider do not hold back items for another one. An item found waiting is
+        Pages through the due items in arrival order (``due_at``). The first item found
+        waiting for a full provider closes that provider for the rest of the pass, so a
+        later item for it can never overtake an earlier one here, even when a slot frees
+        up mid-pass; items for other providers still start. An item found waiting is
         remembered with its provider and passed over without a read while that provider
-        stays full.
+        is closed.
         """
         now = self._clock.now()
         started, offset, seen = 0, 0, set[UUID]()
+        full: set[str] = set()  # providers found full during this pass
         for _ in range(self._max_pages):
             page = self._view.due(now, self._batch, offset)
             seen.update(page)
             for work_id in page:
                 with self._lock:
-                    if self._closing or work_id in self._running:
+                    if self._closing or len(self._running) >= self._thread_count:
+                        break
+                    if work_id in self._running:
                         continue
                     waiting_for = self._waiting.get(work_id)
-                if waiting_for is None or not self._full(waiting_for):
-                    started += self._try_start(work_id)
-            if len(page) < self._batch or self._all_full():
+                if waiting_for is None or waiting_for not in full:
+                    started += self._try_start(work_id, full)
+            if len(page) < self._batch or self._all_full(full):
                 break
             offset += len(page)
         with self._lock:
@@ -122,7 +137,7 @@ class Engine:
             log.warning("stopped with steps in flight; their leases will let them run again")
         return drained
 
-    def _try_start(self, work_id: UUID) -> int:
+    def _try_start(self, work_id: UUID, full: set[str]) -> int:
         try:
             item = self._work.item(work_id)
         except AggregateNotFoundError:
@@ -137,8 +152,10 @@ class Engine:
         definition, step, provider = located
         calls = 2 if step.repair and step.output_schema is not None else 1
         lease = timedelta(seconds=calls * self._providers.timeout_of(provider)) + self._lease_grace
-        if not self._take_slot(provider):
+        holder = f"{self._holder_prefix}/{work_id}"
+        if provider.name in full or not self._take_slot(work_id, provider, holder, now + lease):
             # Full: the item stays due, in arrival order, and waits its turn.
+            full.add(provider.name)
             with self._lock:
                 self._waiting[work_id] = provider.name
             return 0
@@ -146,15 +163,15 @@ class Engine:
             run = item.start_step(self.worker_id, lease, now)
             self._work.save(item)
         except RecordConflictError:
-            self._release(provider.name)  # another worker claimed it first
+            self._give_back(work_id, provider.name, holder)  # another worker claimed it first
             return 0
         except Exception:
-            self._release(provider.name)  # the database failed: the slot is not taken
+            self._give_back(work_id, provider.name, holder)  # the database failed: no claim
             raise
-        with self._lock:
-            self._running.add(work_id)
         self._on_recorded()
-        self._threads.submit(lambda: self._run(item, run.attempt, definition, step, provider))
+        self._threads.submit(
+            lambda: self._run(item, run.attempt, definition, step, provider, holder)
+        )
         return 1
 
     def _locate(self, item: WorkItem) -> tuple[Definition, Step, ProviderRecord] | str:
@@ -181,13 +198,19 @@ class Engine:
         definition: Definition,
         step: Step,
         provider: ProviderRecord,
+        holder: str,
     ) -> None:
         try:
             outcome = self._call(item, attempt, step, provider)
             now = self._clock.now()
             if isinstance(outcome, tuple):
                 error, retryable = outcome
-                self._record(item, lambda: item.fail_step(attempt, error, now, retryable=retryable))
+                self._record(
+                    item,
+                    lambda: item.fail_step(
+                        attempt, error, now, retryable=retryable, retry=step.retry
+                    ),
+                )
             else:
                 self._record(
                     item,
@@ -203,10 +226,7 @@ class Engine:
         except Exception:
             log.exception("recording the outcome of %s failed", format_ref("work", item.id))
         finally:
-            self._release(provider.name)
-            with self._lock:
-                self._running.discard(item.id)
-                self._finished.notify_all()
+            self._give_back(item.id, provider.name, holder)
             self._on_recorded()
 
     def _call(
@@ -247,33 +267,52 @@ class Engine:
             # The lease ran out and another worker took the step over: its outcome counts.
             log.warning("dropped a late outcome for %s", format_ref("work", item.id))
 
-    def _take_slot(self, provider: ProviderRecord) -> bool:
-        """A place for one step on ``provider`` and on a step thread: a step claimed
-        without a thread free would wait in a queue while its lease runs out."""
+    def _take_slot(
+        self, work_id: UUID, provider: ProviderRecord, holder: str, lease_until: datetime
+    ) -> bool:
+        """A step thread of this engine and a slot of ``provider``, shared with every
+        worker on the database, for ``work_id``. A step claimed without a thread free
+        would wait in a queue while its lease runs out; the slot's lease is the step's,
+        so a slot held by a worker that died frees itself when its step may run again."""
         with self._lock:
-            if self._busy[provider.name] >= provider.max_parallel:
+            if self._closing or len(self._running) >= self._thread_count:
                 return False
-            if len(self._running) >= self._thread_count:
-                return False
-            self._busy[provider.name] += 1
-            return True
+            self._running.add(work_id)
+        try:
+            taken = self._slots.acquire(
+                provider.name, provider.max_parallel, holder, lease_until, self._clock.now()
+            )
+        except BaseException:
+            self._leave(work_id)
+            raise
+        if not taken:
+            self._leave(work_id)
+        return taken
 
-    def _full(self, provider_name: str) -> bool:
-        provider = self._directory.provider(provider_name)
-        limit = provider.max_parallel if provider is not None else 0
-        with self._lock:
-            return self._busy[provider_name] >= limit
+    def _give_back(self, work_id: UUID, provider_name: str, holder: str) -> None:
+        """Release the provider slot, then the step thread."""
+        try:
+            self._slots.release(provider_name, holder)
+        except Exception as exc:  # the database is down, or the process is stopping
+            log.warning(
+                "releasing a slot of '%s' failed (%s); its lease will free it", provider_name, exc
+            )
+        finally:
+            self._leave(work_id)
 
-    def _all_full(self) -> bool:
+    def _leave(self, work_id: UUID) -> None:
         with self._lock:
-            if len(self._running) >= self._thread_count:
+            self._running.discard(work_id)
+            self._finished.notify_all()
+
+    def _all_full(self, full: set[str]) -> bool:
+        """Nothing more can start in this pass: closing, no step thread free, or every
+        provider found full."""
+        with self._lock:
+            if self._closing or len(self._running) >= self._thread_count:
                 return True
-        names = list(self._directory.providers_by_name)
-        return bool(names) and all(self._full(name) for name in names)
-
-    def _release(self, provider_name: str) -> None:
-        with self._lock:
-            self._busy[provider_name] -= 1
+        names = set(self._directory.providers_by_name)
+        return bool(names) and names <= full
 
 
 def _context(item: WorkItem) -> dict[str, Any]:

@@ -127,3 +127,25 @@ class WorkView(Protocol):
         ...
 
     def max_tracking_id(self, application_name: str) -> int | None: ...
+
+
+class ProviderSlots(Protocol):
+    """Places on each provider, shared by every worker process on one database: a
+    provider's ``max_parallel`` holds across all of them.
+
+    A slot is held by one claim (``holder``: unique per worker and work item) until it is
+    released, or until ``lease_until`` has passed: a worker killed mid-step never leaks
+    its slot. ``now`` is the caller's clock, as for the step leases the slots shadow.
+    """
+
+    def acquire(
+        self, provider: str, limit: int, holder: str, lease_until: datetime, now: datetime
+    ) -> bool:
+        """Take a free slot of ``provider`` for ``holder`` when fewer than ``limit`` are
+        held (expired leases count as free); False, taking nothing, when it is full."""
+        ...
+
+    def release(self, provider: str, holder: str) -> None:
+        """Free the slot ``holder`` holds on ``provider``; nothing when it holds none
+        (its lease ran out and another claim took the slot)."""
+        ...

@@ -44,6 +44,7 @@ class WorkRecord(msgspec.Struct, kw_only=True):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    retry_at: datetime | None = None  # while a failed step waits to run again
 
 
 _encoder = msgspec.json.Encoder()
@@ -64,6 +65,7 @@ def record_of(item: WorkItem) -> WorkRecord:
         created_at=item.created_on,
         updated_at=item.modified_on,
         completed_at=item.finished_at,
+        retry_at=item.retry_at,
     )
 
 

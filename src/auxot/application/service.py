@@ -20,7 +20,7 @@ from auxot.application.directory import Directory
 from auxot.application.errors import NotFoundError as NotFoundError  # re-exported
 from auxot.application.group_commit import GroupCommitter
 from auxot.application.keys import Authenticator, Caller, IssuedKey, issue_key, revoke_key
-from auxot.application.ports import Clock, Ids, WorkView
+from auxot.application.ports import Clock, Ids, ProviderSlots, WorkView
 from auxot.application.providers import ProviderPool
 from auxot.application.records import record_of
 from auxot.application.stores import Registry, WorkLog
@@ -43,6 +43,7 @@ class Service:
     clock: Clock
     ids: Ids
     admin: Admin
+    slots: ProviderSlots  # shared by every engine on the database
     _authenticate: Authenticator = attrs.field(init=False)
     _closed: bool = attrs.field(init=False, default=False)
 

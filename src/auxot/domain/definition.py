@@ -11,6 +11,7 @@ from typing import Any, Literal
 import attrs
 
 from auxot.domain.conditions import Match
+from auxot.domain.retry import RetryPolicy
 
 COMPLETE = "complete"
 """The handoff target that ends a work item successfully."""
@@ -52,6 +53,7 @@ class Step:
     # more call, told the errors, when the first answer fails validation.
     output_schema: dict[str, Any] | None = attrs.field(default=None, hash=False)
     repair: bool = False
+    retry: RetryPolicy | None = None  # None: a failed attempt fails the item
 
     @property
     def title(self) -> str:

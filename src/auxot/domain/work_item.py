@@ -16,6 +16,7 @@ import attrs
 from eventsourcing.domain import Aggregate
 
 from auxot.domain.definition import COMPLETE, Definition
+from auxot.domain.retry import RetryPolicy, retry_delay
 from auxot.domain.routing import choose_handoff, reported_condition
 
 
@@ -87,6 +88,7 @@ class WorkItem(Aggregate):
                 StepRun(self.step, self.attempt, self.worker, self.timestamp, self.lease_until)
             )
             aggregate.status = Status.RUNNING
+            aggregate.retry_at = None
 
     class StepSucceeded(Aggregate.Event):
         step: str
@@ -115,6 +117,17 @@ class WorkItem(Aggregate):
             assert isinstance(aggregate, WorkItem)
             run = aggregate.finish_run(self.attempt, RunStatus.FAILED, self.timestamp)
             run.error, run.duration_ms = self.error, self.duration_ms
+
+    class RetryScheduled(Aggregate.Event):
+        """The failed ``attempt`` of ``step`` will be followed by another, from ``at``."""
+
+        step: str
+        attempt: int
+        at: datetime
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, WorkItem)
+            aggregate.retry_at = self.at
 
     class Routed(Aggregate.Event):
         from_step: str
@@ -164,6 +177,7 @@ class WorkItem(Aggregate):
         self.output: Any = None
         self.error: str | None = None
         self.finished_at: datetime | None = None
+        self.retry_at: datetime | None = None  # when a scheduled retry may start
 
     # -- commands -----------------------------------------------------------------------
 
@@ -238,8 +252,18 @@ class WorkItem(Aggregate):
         )
         self._route(definition, run.key, condition, now)
 
-    def fail_step(self, attempt: int, error: str, now: datetime, *, retryable: bool) -> None:
-        """Record the live attempt's failure; without a retry policy the item fails."""
+    def fail_step(
+        self,
+        attempt: int,
+        error: str,
+        now: datetime,
+        *,
+        retryable: bool,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        """Record the live attempt's failure. The step runs again after a backoff when
+        ``retry`` (the step's policy) allows another attempt for a ``retryable`` cause;
+        otherwise the item fails with the cause."""
         run = self._require_live(attempt)
         self.trigger_event(
             self.StepFailed,
@@ -250,7 +274,17 @@ class WorkItem(Aggregate):
             duration_ms=_millis(now - run.started_at),
             timestamp=now,
         )
-        self.trigger_event(self.Failed, reason=f"step '{run.key}' failed: {error}", timestamp=now)
+        tried = self._attempts_this_visit()
+        delay = retry_delay(retry, tried, retryable=retryable)
+        if delay is not None:
+            self.trigger_event(
+                self.RetryScheduled, step=run.key, attempt=attempt, at=now + delay, timestamp=now
+            )
+            return
+        after = f" after {tried} attempts" if retry is not None and tried > 1 else ""
+        self.trigger_event(
+            self.Failed, reason=f"step '{run.key}' failed{after}: {error}", timestamp=now
+        )
 
     def fail(self, reason: str, now: datetime) -> None:
         """End the item as failed for a cause outside any step (its workflow is gone)."""
@@ -270,6 +304,8 @@ class WorkItem(Aggregate):
     def is_runnable(self, now: datetime) -> bool:
         if self.status.terminal:
             return False
+        if self.retry_at is not None and now < self.retry_at:
+            return False  # backing off before the next attempt
         live = self.live_run
         return live is None or live.lease_until <= now
 
@@ -279,7 +315,9 @@ class WorkItem(Aggregate):
         if self.status.terminal:
             return None
         live = self.live_run
-        return live.lease_until if live is not None else self.modified_on
+        if live is not None:
+            return live.lease_until
+        return self.retry_at if self.retry_at is not None else self.modified_on
 
     # -- internals ----------------------------------------------------------------------
 
@@ -288,6 +326,16 @@ class WorkItem(Aggregate):
         assert run.attempt == attempt
         run.status, run.finished_at = status, at
         return run
+
+    def _attempts_this_visit(self) -> int:
+        """The attempts at the current step since the item last came to it: a step that
+        the item comes back to later gets its retries afresh."""
+        tried = 0
+        for run in reversed(self.runs):
+            if run.key != self.current_step or run.status is RunStatus.SUCCEEDED:
+                break
+            tried += 1
+        return tried
 
     def _require_live(self, attempt: int) -> StepRun:
         live = self.live_run

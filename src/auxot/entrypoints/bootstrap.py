@@ -44,6 +44,7 @@ def bootstrap(
         registry = Registry(env=database.env(Registry.name))
         work = WorkLog(env=database.env(WorkLog.name))
         view = database.work_view(work)
+        slots = database.provider_slots(work)
     directory = Directory(registry)
     pool = ProviderPool(
         providers or {"scripted": ScriptedProvider, "openai": openai_factory(settings.secrets)}
@@ -60,6 +61,7 @@ def bootstrap(
             directory,
             pool,
             clock,
+            slots=slots,
             worker_id=settings.worker_id,
             lease_grace=timedelta(seconds=settings.lease_grace_seconds),
             threads=settings.step_threads,
@@ -89,4 +91,5 @@ def bootstrap(
         clock=clock,
         ids=ids,
         admin=Admin(registry, directory, clock, ids),
+        slots=slots,
     )

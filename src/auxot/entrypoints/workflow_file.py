@@ -17,6 +17,7 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, Iterabl
 from cattrs.gen import make_dict_structure_fn
 
 from auxot.application.declarations import Declaration, DeclarationError, HandoffDecl
+from auxot.application.retry_declarations import Duration
 
 _converter = cattrs.Converter(forbid_extra_keys=True)
 
@@ -32,7 +33,7 @@ def _kind(value: Any) -> str:
     return kinds.get(type(value), type(value).__name__)
 
 
-def _exactly(cls: type, what: str) -> Callable[[Any, Any], Any]:
+def _exactly(cls: type | tuple[type, ...], what: str) -> Callable[[Any, Any], Any]:
     def structure(value: Any, _: Any) -> Any:
         if not isinstance(value, cls) or (isinstance(value, bool) and cls is not bool):
             raise _WrongType(f"must be {what}, not {_kind(value)}")
@@ -70,6 +71,10 @@ _converter.register_structure_hook(str, _exactly(str, "a string (quote it)"))
 _converter.register_structure_hook(int, _exactly(int, "an integer"))
 _converter.register_structure_hook(bool, _exactly(bool, "true or false"))
 _converter.register_structure_hook_func(_is_dict, _exactly(dict, "a mapping"))
+_converter.register_structure_hook_func(
+    lambda t: t == Duration,
+    _exactly((str, int, float), "a duration such as 2s, 500ms or 1m, or a number of seconds"),
+)
 _converter.register_structure_hook_factory(_is_tuple, _list_of)
 _converter.register_structure_hook_factory(attrs.has, _fields_of)
 

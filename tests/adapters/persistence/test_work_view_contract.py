@@ -43,12 +43,6 @@ def opened(database_url: str) -> Iterator[Opened]:
     it.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def durable_url(request: pytest.FixtureRequest) -> str:
-    """The backends that keep data once closed."""
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 def row(
     work_id: UUID | None = None,
     *,

@@ -12,7 +12,9 @@ from auxot.application.records import WorkRecord
 from tests.fakes.openai_server import FakeOpenAI, error, reply
 
 
-def workflow(base_url: str) -> str:
+def workflow(base_url: str, retry: str = "") -> str:
+    """One step on a local OpenAI-compatible server; ``retry`` is the step's policy."""
+    policy = f"\n        retry: {retry}" if retry else ""
     return f"""\
 teams:
   - name: support
@@ -32,7 +34,7 @@ workflows:
     steps:
       - key: classify
         prompt: "Classify this ticket: {{{{ input.subject }}}}"
-        provider: local-llm
+        provider: local-llm{policy}
         handoffs:
           - {{condition: default, to: complete}}
 intakes:
@@ -48,11 +50,11 @@ def server() -> Iterator[FakeOpenAI]:
         yield fake
 
 
-def run(server: FakeOpenAI, subject: str) -> WorkRecord:
+def run(server: FakeOpenAI, subject: str, retry: str = "") -> WorkRecord:
     with auxot.connect(
         "memory://", poll_interval=0.05, secrets={"LLM_API_KEY": "sk-test"}
     ) as ax:
-        applied = ax.apply(workflow(server.base_url))
+        applied = ax.apply(workflow(server.base_url, retry))
         intake = next(a.id for a in applied if a.kind == "intake")
         work_id = ax.submit(intake, {"subject": subject})
         return ax.wait(work_id, timeout=20)
@@ -92,7 +94,7 @@ def test_a_server_error_fails_the_item_naming_the_status(server: FakeOpenAI) -> 
     assert "HTTP 500" in record.error
     assert step.error in record.error
     assert step.tokens is None
-    assert len(server.requests) == 1  # no retry policy yet: a retryable failure still ends it
+    assert len(server.requests) == 1  # no retry policy: a retryable failure ends it
 
 
 SCHEMA_STEP = """\
@@ -132,3 +134,27 @@ def test_a_step_with_an_output_schema_asks_for_json_and_is_repaired(server: Fake
     assert "Reply with only a JSON value" in first.json["messages"][1]["content"]
     repair = second.json["messages"][1]["content"]
     assert "$.severity: 'urgent' is not one of ['low', 'high']" in repair
+
+
+def test_a_retry_policy_runs_a_step_again_after_a_server_error(server: FakeOpenAI) -> None:
+    server.script(error(503, "overloaded"), reply("category: login"))
+    record = run(server, "Login broken", retry="{attempts: 3, backoff: 200ms}")
+    assert record.status == "completed", record
+    assert record.output == "category: login"
+    first, second = record.steps
+    assert (first.attempt, first.status) == (1, "failed")
+    assert first.error is not None
+    assert "HTTP 503" in first.error
+    assert "overloaded" in first.error
+    assert (second.attempt, second.status, second.output) == (2, "succeeded", "category: login")
+    assert first.finished_at is not None
+    assert (second.started_at - first.finished_at).total_seconds() >= 0.2  # the backoff
+    assert len(server.requests) == 2
+
+
+def test_a_retry_policy_does_not_retry_a_client_error(server: FakeOpenAI) -> None:
+    server.script(error(400, "bad request"), reply("never sent"))
+    record = run(server, "Login broken", retry="{attempts: 3, backoff: 10ms}")
+    assert record.status == "failed"
+    assert [s.status for s in record.steps] == ["failed"]
+    assert len(server.requests) == 1

@@ -66,8 +66,35 @@ def test_closing_interrupts_a_delay_as_a_retryable_error() -> None:
     assert "closed" in str(outcome[0])
 
 
+def test_fail_first_fails_only_the_first_calls() -> None:
+    provider = ScriptedProvider("p", {"fail_first": 2, "retryable": True, "reply": "ok"})
+    for n in (1, 2):
+        with pytest.raises(ProviderError, match=f"scripted failure {n} of 2") as failed:
+            provider.complete(request())
+        assert failed.value.retryable
+    assert provider.complete(request()).text == "ok"
+    assert provider.complete(request()).text == "ok"
+
+
+def test_fail_first_uses_the_fail_message_when_there_is_one() -> None:
+    provider = ScriptedProvider("p", {"fail_first": 1, "fail": "down"})
+    with pytest.raises(ProviderError, match="down") as failed:
+        provider.complete(request())
+    assert not failed.value.retryable
+    assert provider.complete(request("s", "hi")).text == "hi"
+
+
 @pytest.mark.parametrize(
-    "settings", [{"colour": "red"}, {"delay": -1}, {"replies": ["a"]}], ids=str
+    "settings",
+    [
+        {"colour": "red"},
+        {"delay": -1},
+        {"replies": ["a"]},
+        {"fail_first": -1},
+        {"fail_first": True},
+        {"fail_first": 1.5},
+    ],
+    ids=str,
 )
 def test_bad_settings_are_refused(settings: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="scripted provider"):

@@ -187,6 +187,17 @@ class Cli:
         self.procs.append(proc)
         return proc
 
+    def workers(self, database: str, *names: str, **env: str) -> list[Proc]:
+        """``auxot worker`` processes named ``names`` (their AUXOT_WORKER_ID), once each
+        says it is running."""
+        workers = [
+            self.spawn("worker", "--database", database, env=cli_env(AUXOT_WORKER_ID=n, **env))
+            for n in names
+        ]
+        for name, worker in zip(names, workers, strict=True):
+            worker.wait_for_line(lambda line, n=name: line.startswith(f"auxot: worker {n} running"))
+        return workers
+
     def serve(
         self, database: str, *flags: str, env: dict[str, str] | None = None
     ) -> tuple[Proc, str]:

@@ -165,6 +165,30 @@ BROKEN = {
         "intakes[0].active",
         "must be true or false, not a string",
     ),
+    "a retry policy out of range": (
+        "        provider: offline\n        handoffs:\n          - {condition: default, to: draft}",
+        "        provider: offline\n        retry: {attempts: 0}\n        handoffs:\n"
+        "          - {condition: default, to: draft}",
+        14,
+        "workflows[0].steps[0].retry.attempts",
+        "must be from 1 to 100",
+    ),
+    "a retry backoff that is not a duration": (
+        "        provider: offline\n        handoffs:\n          - {condition: default, to: draft}",
+        "        provider: offline\n        retry:\n          attempts: 3\n"
+        "          backoff: soon\n        handoffs:\n          - {condition: default, to: draft}",
+        16,
+        "workflows[0].steps[0].retry.backoff",
+        "'soon' is not a duration",
+    ),
+    "a retry backoff of the wrong type": (
+        "        provider: offline\n        handoffs:\n          - {condition: default, to: draft}",
+        "        provider: offline\n        retry: {attempts: 3, backoff: [2s]}\n"
+        "        handoffs:\n          - {condition: default, to: draft}",
+        14,
+        "workflows[0].steps[0].retry.backoff",
+        "must be a duration such as 2s",
+    ),
     "a fraction where an integer belongs": (
         "max_parallel: 4",
         "max_parallel: 2.5",

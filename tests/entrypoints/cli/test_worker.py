@@ -1,6 +1,7 @@
 """``auxot worker`` processes: a SIGKILLed worker's steps are taken over once their
 lease runs out, nothing accepted is lost, SIGTERM stops a worker cleanly, and two
-workers on one PostgreSQL database never both record a step."""
+workers on one PostgreSQL database never both record a step, nor together run more
+steps on a provider than its ``max_parallel``."""
 
 from __future__ import annotations
 
@@ -126,44 +127,74 @@ def test_sigterm_lets_a_worker_finish_its_step_and_exit(cli: Cli, sqlite_url: st
     assert "auxot: worker stopping (finishing steps in flight)" in busy.text()
 
 
-def test_two_workers_share_the_work_and_record_each_step_once(cli: Cli, postgres_url: str) -> None:
-    triage = intake_id(cli.apply(with_provider("{delay: 0.05}", 4), postgres_url), "triage")
+def run_on_two_workers(
+    cli: Cli, postgres_url: str, provider: str, max_parallel: int, items: int
+) -> tuple[list[dict[str, Any]], list[tuple[Any, dict[str, Any]]]]:
+    """``items`` items run by workers "one" and "two" on one PostgreSQL database, with
+    the scripted provider's ``settings`` and limit; every item must complete. Returns
+    their records and the claims (StepStarted events) of the event log."""
+    triage = intake_id(cli.apply(with_provider(provider, max_parallel), postgres_url), "triage")
     key = cli.create_key(postgres_url)["key"]
     _, base_url = cli.serve(postgres_url, "--no-worker")
-    workers = [
-        cli.spawn("worker", "--database", postgres_url, env=worker_env(name))
-        for name in ("one", "two")
-    ]
-    for name, worker in zip(("one", "two"), workers, strict=True):
-        worker.wait_for_line(lambda line, n=name: line.startswith(f"auxot: worker {n} running"))
+    workers = cli.workers(postgres_url, "one", "two", AUXOT_LEASE_GRACE_SECONDS=str(GRACE))
     api = Api(base_url, key)
     try:
-        work = [api.submit(triage, {"customer": f"C{n}"}) for n in range(30)]
+        work = [api.submit(triage, {"customer": f"C{n}"}) for n in range(items)]
         records = [api.wait_done(triage, w, timeout=60) for w in work]
     finally:
         api.close()
-
     for n, record in enumerate(records):
         assert record["status"] == "completed", record
         assert record["output"] == f"Draft a reply to C{n}"
         assert steps(record) == [("classify", "succeeded", 1), ("draft", "succeeded", 1)]
 
-    # The event log agrees: one claim per (item, step), and both workers made claims.
     with psycopg.connect(postgres_url) as conn:
         rows = conn.execute(
             "SELECT originator_id, state FROM work_events WHERE topic LIKE %s",
             ("%WorkItem.StepStarted",),
         ).fetchall()
-    claims = [(row[0], json.loads(bytes(row[1]))) for row in rows]
+    for worker in workers:
+        worker.signal(signal.SIGTERM)
+    assert [worker.wait(timeout=15) for worker in workers] == [0, 0]
+    return records, [(row[0], json.loads(bytes(row[1]))) for row in rows]
+
+
+def test_two_workers_share_the_work_and_record_each_step_once(cli: Cli, postgres_url: str) -> None:
+    _, claims = run_on_two_workers(cli, postgres_url, "{delay: 0.05}", max_parallel=4, items=30)
+    # The event log agrees: one claim per (item, step), and both workers made claims.
     per_step = Counter((item, state["step"]) for item, state in claims)
     assert len(per_step) == 60
     assert set(per_step.values()) == {1}
     by_worker = Counter(state["worker"] for _, state in claims)
     assert set(by_worker) == {"one", "two"}, by_worker
 
-    for worker in workers:
-        worker.signal(signal.SIGTERM)
-    assert [worker.wait(timeout=15) for worker in workers] == [0, 0]
+
+def most_at_once(records: list[dict[str, Any]]) -> int:
+    """The most step runs whose [started_at, finished_at] overlap at one instant. A run
+    ending at the instant another starts does not overlap it."""
+    moments: list[tuple[datetime, int]] = []
+    for record in records:
+        for run in record["steps"]:
+            moments.append((datetime.fromisoformat(run["started_at"]), 1))
+            moments.append((datetime.fromisoformat(run["finished_at"]), -1))
+    in_flight = most = 0
+    for _, change in sorted(moments):  # at equal times, ends (-1) sort before starts
+        in_flight += change
+        most = max(most, in_flight)
+    return most
+
+
+def test_two_workers_never_run_more_than_max_parallel_steps_at_once(
+    cli: Cli, postgres_url: str
+) -> None:
+    """The provider's limit holds across the worker processes sharing the database: the
+    recorded step times never show more than ``max_parallel`` steps in flight."""
+    records, claims = run_on_two_workers(cli, postgres_url, "{delay: 0.25}", 2, items=8)
+    # Both workers ran steps (each alone would allow 2 at once: together, 4), and the
+    # provider was used to its limit, never beyond it.
+    by_worker = Counter(state["worker"] for _, state in claims)
+    assert set(by_worker) == {"one", "two"}, by_worker
+    assert most_at_once(records) == 2
 
 
 def _open_and_close(url: str) -> str:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import attrs
 
-from auxot.application.ports import WorkView
+from auxot.application.ports import ProviderSlots, WorkView
 from auxot.application.stores import AuxotApplication
 
 Backend = Literal["memory", "sqlite", "postgres"]
@@ -81,6 +81,28 @@ class Database:
         from auxot.adapters.persistence.postgres import PostgresWorkView
 
         return work.factory.tracking_recorder(PostgresWorkView)  # type: ignore[return-value]
+
+    def provider_slots(self, work: AuxotApplication) -> ProviderSlots:
+        """The provider slots, in the work log's database (so shared by every process on
+        it) and on its connection pool; in-process for ``memory://``."""
+        if self.backend == "memory":
+            from auxot.adapters.persistence.memory import MemoryProviderSlots
+
+            return MemoryProviderSlots()
+        factory: Any = work.factory
+        if self.backend == "sqlite":
+            from auxot.adapters.persistence.sqlite import SQLiteProviderSlots
+
+            sqlite_slots = SQLiteProviderSlots(factory.datastore)
+            if factory.env_create_table():
+                sqlite_slots.create_table()
+            return sqlite_slots
+        from auxot.adapters.persistence.postgres import PostgresProviderSlots
+
+        postgres_slots = PostgresProviderSlots(factory.datastore)
+        if factory.env_create_table():
+            postgres_slots.create_table()
+        return postgres_slots
 
     @contextlib.contextmanager
     def opening(self) -> Iterator[None]:

@@ -1,7 +1,9 @@
-"""The in-memory work view, for ``memory://`` (tests, the testing kit, quick embedding)."""
+"""The in-memory work view and provider slots, for ``memory://`` (tests, the testing kit,
+quick embedding)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
@@ -32,3 +34,27 @@ class MemoryWorkView(POPOTrackingRecorder):
             due = [r for r in self._rows.values() if r.due_at is not None and r.due_at <= now]
         due.sort(key=lambda r: (r.due_at, r.work_id))
         return [r.work_id for r in due[offset : offset + limit]]
+
+
+class MemoryProviderSlots:
+    """Provider slots within one process: the ``memory://`` store is not shared wider."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[str, dict[str, datetime]] = {}  # provider -> holder -> lease_until
+
+    def acquire(
+        self, provider: str, limit: int, holder: str, lease_until: datetime, now: datetime
+    ) -> bool:
+        with self._lock:
+            held = self._held.setdefault(provider, {})
+            for expired in [h for h, until in held.items() if until <= now]:
+                del held[expired]
+            if len(held) >= limit:
+                return False
+            held[holder] = lease_until
+            return True
+
+    def release(self, provider: str, holder: str) -> None:
+        with self._lock:
+            self._held.get(provider, {}).pop(holder, None)

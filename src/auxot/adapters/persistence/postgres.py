@@ -1,4 +1,5 @@
-"""PostgreSQL: the work view beside the work log's tables, sharing its pool."""
+"""PostgreSQL: the work view and the provider slots beside the work log's tables, sharing
+its pool."""
 
 from __future__ import annotations
 
@@ -8,10 +9,16 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
-from psycopg.sql import SQL, Identifier
+from eventsourcing.postgres import PostgresDatastore, PostgresRecorder, PostgresTrackingRecorder
+from psycopg.sql import SQL, Composed, Identifier
 
 from auxot.application.ports import WorkRow
+
+
+def _table(datastore: PostgresDatastore, name: str) -> Composed:
+    """The table ``name`` in the datastore's schema."""
+    return SQL("{0}.{1}").format(Identifier(datastore.schema or "public"), Identifier(name))
+
 
 _COLUMNS = SQL("work_id, intake_id, workflow_id, status, version, due_at, updated_at, record")
 
@@ -19,9 +26,7 @@ _COLUMNS = SQL("work_id, intake_id, workflow_id, status, version, due_at, update
 class PostgresWorkView(PostgresTrackingRecorder):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
-        self._table = SQL("{0}.{1}").format(
-            Identifier(datastore.schema or "public"), Identifier("work_status")
-        )
+        self._table = _table(datastore, "work_status")
         self.sql_create_statements.extend(
             [
                 SQL(
@@ -98,3 +103,75 @@ _FIELDS = (
     "updated_at",
     "record",
 )
+
+
+class PostgresProviderSlots(PostgresRecorder):
+    """Provider slots beside the work log, shared by every process on the database: a
+    table of numbered slots per provider. A claim takes the lowest free slot (free, or
+    its lease run out) with ``FOR UPDATE SKIP LOCKED``, so concurrent claims never wait
+    on each other and never take the same slot; a release clears its own slot only."""
+
+    def __init__(self, datastore: PostgresDatastore) -> None:
+        super().__init__(datastore)
+        self._table = _table(datastore, "provider_slots")
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} ("
+                "provider text NOT NULL, slot integer NOT NULL, holder text, "
+                "lease_until timestamptz, PRIMARY KEY (provider, slot))"
+            ).format(self._table)
+        )
+        self._take = SQL(
+            "UPDATE {0} SET holder = %(holder)s, lease_until = %(until)s "
+            "WHERE (provider, slot) = (SELECT provider, slot FROM {0} "
+            "WHERE provider = %(provider)s AND slot < %(limit)s "
+            "AND (holder IS NULL OR lease_until <= %(now)s) "
+            # Slots above a lowered limit drain before new claims start.
+            "AND NOT EXISTS (SELECT 1 FROM {0} WHERE provider = %(provider)s "
+            "AND slot >= %(limit)s AND holder IS NOT NULL AND lease_until > %(now)s) "
+            "ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING slot"
+        ).format(self._table)
+
+    def acquire(
+        self, provider: str, limit: int, holder: str, lease_until: datetime, now: datetime
+    ) -> bool:
+        params = {
+            "holder": holder,
+            "until": lease_until,
+            "provider": provider,
+            "limit": limit,
+            "now": now,
+        }
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self._take, params, prepare=True)
+            if curs.fetchone() is not None:
+                return True
+            curs.execute(
+                SQL("SELECT count(*) AS n FROM {0} WHERE provider = %s AND slot < %s").format(
+                    self._table
+                ),
+                (provider, limit),
+            )
+            found = curs.fetchone()
+            if found is not None and found["n"] >= limit:
+                return False
+            curs.execute(
+                SQL(
+                    "INSERT INTO {0} (provider, slot) SELECT %s, n "
+                    "FROM generate_series(0, %s - 1) AS n ON CONFLICT DO NOTHING"
+                ).format(self._table),
+                (provider, limit),
+            )
+            curs.execute(self._take, params, prepare=True)
+            return curs.fetchone() is not None
+
+    def release(self, provider: str, holder: str) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL(
+                    "UPDATE {0} SET holder = NULL, lease_until = NULL "
+                    "WHERE provider = %s AND holder = %s"
+                ).format(self._table),
+                (provider, holder),
+                prepare=True,
+            )

@@ -1,14 +1,22 @@
-"""SQLite: per-application event tables and the work view, in one database file."""
+"""SQLite: per-application event tables, the work view and the provider slots, in one
+database file."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import sqlite3
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteDatastore,
+    SQLiteRecorder,
+    SQLiteTrackingRecorder,
+)
 
 from auxot.application.ports import WorkRow
 
@@ -100,3 +108,68 @@ def _row(r: Any) -> WorkRow:
         updated_at=datetime.fromtimestamp(r[6], UTC),
         record=bytes(r[7]),
     )
+
+
+class SQLiteProviderSlots(SQLiteRecorder):
+    """Provider slots in the database file, shared by every process using it: a table of
+    numbered slots per provider, taken and freed in ``BEGIN IMMEDIATE`` transactions
+    (the file's write lock serialises them)."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            "CREATE TABLE IF NOT EXISTS provider_slots ("
+            "provider TEXT NOT NULL, slot INTEGER NOT NULL, holder TEXT, lease_until REAL, "
+            "PRIMARY KEY (provider, slot)) WITHOUT ROWID",
+        ]
+
+    def acquire(
+        self, provider: str, limit: int, holder: str, lease_until: datetime, now: datetime
+    ) -> bool:
+        take = (
+            "UPDATE provider_slots SET holder = ?, lease_until = ? "
+            "WHERE provider = ? AND slot = (SELECT slot FROM provider_slots "
+            "WHERE provider = ? AND slot < ? AND (holder IS NULL OR lease_until <= ?) "
+            "ORDER BY slot LIMIT 1) "
+            # Slots above a lowered limit drain before new claims start.
+            "AND NOT EXISTS (SELECT 1 FROM provider_slots WHERE provider = ? AND slot >= ? "
+            "AND holder IS NOT NULL AND lease_until > ?)"
+        )
+        until, at = lease_until.timestamp(), now.timestamp()
+        params = (holder, until, provider, provider, limit, at, provider, limit, at)
+        with self._immediate() as c:
+            c.execute(take, params)
+            if c.rowcount == 1:
+                return True
+            c.execute(
+                "SELECT count(*) FROM provider_slots WHERE provider = ? AND slot < ?",
+                (provider, limit),
+            )
+            if c.fetchone()[0] >= limit:
+                return False
+            c.executemany(
+                "INSERT OR IGNORE INTO provider_slots (provider, slot) VALUES (?, ?)",
+                [(provider, n) for n in range(limit)],
+            )
+            c.execute(take, params)
+            return bool(c.rowcount == 1)
+
+    def release(self, provider: str, holder: str) -> None:
+        with self._immediate() as c:
+            c.execute(
+                "UPDATE provider_slots SET holder = NULL, lease_until = NULL "
+                "WHERE provider = ? AND holder = ?",
+                (provider, holder),
+            )
+
+    @contextlib.contextmanager
+    def _immediate(self) -> Iterator[sqlite3.Cursor]:
+        """A write transaction that takes the file's write lock at once: a deferred one
+        that reads first could not upgrade while another process writes."""
+        with self.datastore.get_connection(commit=True) as conn, conn.cursor() as c:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                yield c
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()

@@ -9,6 +9,9 @@ Settings (all optional):
            step can fail its schema once and then be repaired, or loop and then move on;
   fail:    an error message: every call fails with it (``retryable: true`` marks it
            transient);
+  fail_first: a count N: only the first N calls that this provider serves (in this
+           process, since it was last configured) fail, with ``fail`` or a message of
+           their own; later calls answer (to try retry policies);
   delay:   seconds each call takes; a delay beyond ``timeout`` (default 60) fails the
            call as a retryable timeout once ``timeout`` has passed;
   model:   the model name to report (default ``scripted``).
@@ -29,7 +32,7 @@ from auxot.application.ports import Completion, PromptRequest, ProviderError, Us
 from auxot.application.prompts import render
 from auxot.application.providers import DEFAULT_TIMEOUT_SECONDS
 
-_KNOWN = {"reply", "replies", "fail", "retryable", "delay", "model", "timeout"}
+_KNOWN = {"reply", "replies", "fail", "fail_first", "retryable", "delay", "model", "timeout"}
 
 
 class ScriptedProvider:
@@ -52,6 +55,14 @@ class ScriptedProvider:
         self._lock = threading.Lock()
         if not (0 <= self._delay < math.inf and 0 < self._timeout < math.inf):
             raise ValueError("scripted provider: delay must be >= 0 and timeout > 0, finite")
+        self._fail_first = settings.get("fail_first")
+        if self._fail_first is not None and (
+            isinstance(self._fail_first, bool)
+            or not isinstance(self._fail_first, int)
+            or self._fail_first < 0
+        ):
+            raise ValueError("scripted provider: fail_first must be a whole number, at least 0")
+        self._served = 0
         self._closed = threading.Event()
 
     def complete(self, request: PromptRequest) -> Completion:
@@ -61,8 +72,9 @@ class ScriptedProvider:
                 raise ProviderError(f"provider '{self.name}' was closed", retryable=True)
             if self._delay > self._timeout:
                 raise ProviderError(f"timed out after {self._timeout:g}s", retryable=True)
-        if self._fail:
-            raise ProviderError(str(self._fail), retryable=self._retryable)
+        failure = self._failure()
+        if failure is not None:
+            raise ProviderError(failure, retryable=self._retryable)
         text = self._text(request)
         usage = Usage(
             prompt_tokens=len(request.prompt.split()), completion_tokens=len(text.split())
@@ -83,6 +95,17 @@ class ScriptedProvider:
         if isinstance(entry, Mapping):
             return json.dumps(entry)
         return render(str(entry), {"prompt": request.prompt, "step": request.step})
+
+    def _failure(self) -> str | None:
+        """The error this call fails with, if it is to fail."""
+        if self._fail_first is None:
+            return str(self._fail) if self._fail else None
+        with self._lock:
+            self._served += 1
+            call = self._served
+        if call > self._fail_first:
+            return None
+        return str(self._fail or f"scripted failure {call} of {self._fail_first}")
 
     def close(self) -> None:
         self._closed.set()
