@@ -31,7 +31,7 @@ class StepRecord(msgspec.Struct, kw_only=True):
 
 class WorkRecord(msgspec.Struct, kw_only=True):
     work_id: str
-    intake_id: str
+    intake_id: str | None  # None for a manual task
     workflow_id: str
     workflow_version: int
     status: str
@@ -43,6 +43,9 @@ class WorkRecord(msgspec.Struct, kw_only=True):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    cancelled_by: str | None = None
+    rerun_of: str | None = None
+    reruns: list[str] = msgspec.field(default_factory=list)
 
 
 _encoder = msgspec.json.Encoder()
@@ -51,7 +54,7 @@ _encoder = msgspec.json.Encoder()
 def record_of(item: WorkItem) -> WorkRecord:
     return WorkRecord(
         work_id=format_ref("work", item.id),
-        intake_id=format_ref("intake", item.intake_id),
+        intake_id=None if item.intake_id is None else format_ref("intake", item.intake_id),
         workflow_id=format_ref("workflow", item.workflow_id),
         workflow_version=item.workflow_version,
         status=item.status.value,
@@ -63,6 +66,9 @@ def record_of(item: WorkItem) -> WorkRecord:
         created_at=item.created_on,
         updated_at=item.modified_on,
         completed_at=item.finished_at,
+        cancelled_by=item.cancelled_by,
+        rerun_of=None if item.rerun_of is None else format_ref("work", item.rerun_of),
+        reruns=[format_ref("work", rerun) for rerun in item.reruns],
     )
 
 

@@ -13,6 +13,8 @@ from auxot.application.service import Service
 from auxot.entrypoints.http.intake import IntakeController
 from auxot.entrypoints.http.problems import internal_error
 from auxot.entrypoints.http.wire import Health
+from auxot.entrypoints.http.work import WorkController
+from auxot.entrypoints.http.workflows import WorkflowController
 
 
 def create_app(
@@ -30,7 +32,7 @@ def create_app(
         return service
 
     return Litestar(
-        route_handlers=[health, IntakeController],
+        route_handlers=[health, IntakeController, WorkflowController, WorkController],
         dependencies={"service": Provide(provide_service, use_cache=True)},
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
         exception_handlers={Exception: internal_error},
