@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 import msgspec
 import pytest
 
+import auxot
 from auxot.adapters.clock import ManualClock
 from auxot.application.declarations import (
     Declaration,
@@ -20,14 +21,14 @@ from auxot.application.engine import Engine
 from auxot.application.keys import Caller
 from auxot.application.lifecycle import ConflictError, Lifecycle, actor_of
 from auxot.application.records import decode_record
-from auxot.application.refs import format_ref
+from auxot.application.refs import format_ref, parse_ref
 from auxot.application.service import NotFoundError
 from auxot.domain.identity import team_id, workflow_id
 from auxot.domain.work_item import Status, WorkItem
 from tests.application import test_engine
 from tests.application.builders import declaration, ids_of, linear_workflow, memory_service
 from tests.application.test_engine import GatedProvider, Harness, apply
-from tests.support import wait_until
+from tests.support import EXAMPLE_WORKFLOW, wait_until
 
 TRIAGE = workflow_id("support", "triage")
 
@@ -346,3 +347,15 @@ def test_only_an_ended_item_is_rerun(harness: Harness, gated: GatedProvider) -> 
         lifecycle(harness).rerun(None, work_id)
     with pytest.raises(NotFoundError):
         lifecycle(harness).rerun(caller("sales"), work_id)
+
+
+def test_the_embedded_wait_returns_once_an_item_is_cancelled() -> None:
+    """``cancelled`` is terminal for the embedding API too: wait() does not time out."""
+    with auxot.connect("memory://", poll_interval=0.05) as ax:
+        applied = ax.apply(EXAMPLE_WORKFLOW)
+        Lifecycle(ax.service).pause(None, workflow_id("support", "Support Ticket Triage"))
+        work_id = ax.submit(next(a.id for a in applied if a.kind == "intake"), {})
+        work = parse_ref("work", work_id)
+        assert work is not None
+        Lifecycle(ax.service).cancel(None, work)
+        assert ax.wait(work_id, timeout=20).status == "cancelled"
