@@ -3,6 +3,8 @@ cancel, re-run, the synchronous ``?wait=N`` option, and their 401/404 rules."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -283,3 +285,37 @@ def test_every_route_answers_another_teams_key_exactly_like_an_unknown_resource(
     # Nothing was changed by the refused calls.
     assert client.get(f"/v1/workflows/{EXAMPLE}").json()["status"] == "active"
     assert record(client, work_id)["reruns"] == []
+
+
+def test_waiting_requests_hold_no_thread_of_the_server(live: Live, client: httpx.Client) -> None:
+    """More requests wait than the server has threads for blocking calls (40): other
+    requests that need one (here /health) are still answered at once."""
+    assert client.post(f"/v1/workflows/{EXAMPLE}/pause").status_code == 200  # never ends
+    waiters = 45
+    recorded_before = live.service.work.recorder.max_notification_id() or 0
+
+    async def scenario() -> tuple[list[int], float, int]:
+        limits = httpx.Limits(max_connections=waiters + 5)
+        async with httpx.AsyncClient(base_url=live.base_url, timeout=30, limits=limits) as ac:
+            url = f"/v1/intake/{live.intake_id}?wait=3"
+            posts = [
+                asyncio.create_task(ac.post(url, json={"n": n}, headers=live.auth))
+                for n in range(waiters)
+            ]
+            # Every item is recorded: each request is now waiting for its item to end.
+            while (live.service.work.recorder.max_notification_id() or 0) < (
+                recorded_before + waiters
+            ):
+                await asyncio.sleep(0.01)  # polling a condition, bounded by the test timeout
+            started = time.monotonic()
+            health = await ac.get("/health")
+            took = time.monotonic() - started
+            still_waiting = sum(not post.done() for post in posts)
+            statuses = [(await post).status_code for post in posts]
+            assert health.status_code == 200
+            return statuses, took, still_waiting
+
+    statuses, took, still_waiting = asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert still_waiting == waiters
+    assert took < 1.0
+    assert statuses == [202] * waiters
