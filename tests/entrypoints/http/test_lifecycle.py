@@ -106,18 +106,21 @@ def test_pause_and_activate_answer_the_summary_and_are_idempotent(
 
 
 def test_a_paused_workflow_accepts_work_that_waits_until_it_is_activated(
-    live: Live, client: httpx.Client, more: dict[str, str]
+    live_any: Live,
 ) -> None:
-    assert client.post(f"/v1/workflows/{EXAMPLE}/pause").status_code == 200
-    held = [submit(client, live.intake_id) for _ in range(2)]
-    # Work for another workflow, submitted after the held items, goes through.
-    later = submit(client, more["intake:other"], {"n": 1})
-    assert wait_for(client, later, "completed")["output"] == "other 1"
-    assert [record(client, w)["status"] for w in held] == ["pending", "pending"]
+    """On each backend: the due query leaves held items out in SQL."""
+    more = live_any.apply(MORE_WORKFLOWS)
+    with live_any.client(headers=live_any.auth) as client:
+        assert client.post(f"/v1/workflows/{EXAMPLE}/pause").status_code == 200
+        held = [submit(client, live_any.intake_id) for _ in range(2)]
+        # Work for another workflow, submitted after the held items, goes through.
+        later = submit(client, more["intake:other"], {"n": 1})
+        assert wait_for(client, later, "completed")["output"] == "other 1"
+        assert [record(client, w)["status"] for w in held] == ["pending", "pending"]
 
-    assert client.post(f"/v1/workflows/{EXAMPLE}/activate").status_code == 200
-    done = [wait_for(client, w, "completed") for w in held]
-    assert done[0]["steps"][0]["started_at"] <= done[1]["steps"][0]["started_at"]
+        assert client.post(f"/v1/workflows/{EXAMPLE}/activate").status_code == 200
+        done = [wait_for(client, w, "completed") for w in held]
+        assert done[0]["steps"][0]["started_at"] <= done[1]["steps"][0]["started_at"]
 
 
 # -- versions ---------------------------------------------------------------------------
