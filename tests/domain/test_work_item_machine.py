@@ -38,7 +38,13 @@ from tests.domain.strategies import definitions
 WORKERS = ("worker-1", "worker-2")
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
-_RANK = {Status.PENDING: 0, Status.RUNNING: 1, Status.COMPLETED: 2, Status.FAILED: 2}
+_RANK = {
+    Status.PENDING: 0,
+    Status.RUNNING: 1,
+    Status.COMPLETED: 2,
+    Status.FAILED: 2,
+    Status.CANCELLED: 2,
+}
 
 
 def state_of(item: WorkItem) -> dict[str, Any]:

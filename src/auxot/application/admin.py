@@ -24,7 +24,6 @@ from auxot.domain.identity import team_id
 from auxot.domain.intake import Intake
 from auxot.domain.provider import Provider
 from auxot.domain.team import Team
-from auxot.domain.workflow import Workflow
 
 A = TypeVar("A")
 
@@ -43,9 +42,6 @@ class Admin:
 
     def team(self, caller: Caller, id: UUID) -> Team:
         return _visible(self._directory.team(id), caller.may_use(id))
-
-    def workflows(self, caller: Caller) -> list[Workflow]:
-        return [w for w in self._directory.all(Workflow) if caller.may_use(w.team_id)]
 
     def intakes(self, caller: Caller) -> list[Intake]:
         return [i for i in self._directory.all(Intake) if caller.may_use(i.team_id)]

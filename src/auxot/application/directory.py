@@ -36,6 +36,7 @@ class Directory:
         self._by_id: dict[UUID, Aggregate] = {}
         self.teams_by_name: dict[str, Team] = {}
         self.providers_by_name: dict[str, Provider] = {}
+        self._paused: frozenset[UUID] = frozenset()
 
     @property
     def position(self) -> int:
@@ -84,6 +85,12 @@ class Directory:
             self.teams_by_name[aggregate.name] = aggregate
         elif isinstance(aggregate, Provider):
             self.providers_by_name[aggregate.name] = aggregate
+        elif isinstance(aggregate, Workflow):
+            # Replaced, not changed in place: the engine reads it without the lock.
+            if aggregate.paused:
+                self._paused = self._paused | {aggregate.id}
+            else:
+                self._paused = self._paused - {aggregate.id}
 
     def _get(self, cls: type[Any], id: UUID) -> Any:
         found = self._by_id.get(id)
@@ -108,6 +115,10 @@ class Directory:
 
     def provider(self, name: str) -> Provider | None:
         return self.providers_by_name.get(name)
+
+    def paused_workflows(self) -> frozenset[UUID]:
+        """The workflows that hold their new work (their pending items wait)."""
+        return self._paused
 
     def teams_of_user(self, user: str) -> frozenset[UUID]:
         # A copy: the refresh thread may add teams while a request reads them.

@@ -38,7 +38,7 @@ from auxot.application.step_threads import StepThreads
 from auxot.application.stores import WorkLog
 from auxot.domain.definition import Definition, Step
 from auxot.domain.provider import Provider as ProviderRecord
-from auxot.domain.work_item import RunStatus, WorkItem
+from auxot.domain.work_item import RunStatus, Status, WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +91,15 @@ class Engine:
         later item for it can never overtake an earlier one here, even when a slot frees
         up mid-pass; items for other providers still start. An item found waiting is
         remembered with its provider and passed over without a read while that provider
-        is closed.
+        is closed. Pending items of paused workflows are left out by the query itself,
+        so however many wait, they are neither read nor in the way.
         """
         now = self._clock.now()
+        held = self._directory.paused_workflows()
         started, offset, seen = 0, 0, set[UUID]()
         full: set[str] = set()  # providers found full during this pass
         for _ in range(self._max_pages):
-            page = self._view.due(now, self._batch, offset)
+            page = self._view.due(now, self._batch, offset, held)
             seen.update(page)
             for work_id in page:
                 with self._lock:
@@ -145,6 +147,8 @@ class Engine:
         now = self._clock.now()
         if not item.is_runnable(now):
             return 0
+        if item.status is Status.PENDING and item.workflow_id in self._directory.paused_workflows():
+            return 0  # paused after the query: it waits, and the next query leaves it out
         located = self._locate(item)
         if isinstance(located, str):
             self._record(item, lambda: item.fail(f"cannot run: {located}", now))

@@ -6,7 +6,7 @@ selected by configuration. The read models that projections keep (``WorkView``) 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -100,7 +100,7 @@ class WorkRow:
     """
 
     work_id: UUID
-    intake_id: UUID
+    intake_id: UUID | None  # None for a manual task
     workflow_id: UUID
     status: str
     version: int
@@ -121,9 +121,12 @@ class WorkView(Protocol):
 
     def get(self, work_id: UUID) -> WorkRow | None: ...
 
-    def due(self, now: datetime, limit: int, offset: int = 0) -> list[UUID]:
+    def due(
+        self, now: datetime, limit: int, offset: int = 0, held: Collection[UUID] = ()
+    ) -> list[UUID]:
         """Ids of items due at ``now``, the earliest first (arrival order), from the
-        ``offset``-th on."""
+        ``offset``-th on; pending items of the workflows in ``held`` (paused ones) are
+        left out."""
         ...
 
     def max_tracking_id(self, application_name: str) -> int | None: ...

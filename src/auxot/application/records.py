@@ -32,7 +32,7 @@ class StepRecord(msgspec.Struct, kw_only=True):
 
 class WorkRecord(msgspec.Struct, kw_only=True):
     work_id: str
-    intake_id: str
+    intake_id: str | None  # None for a manual task
     workflow_id: str
     workflow_version: int
     status: str
@@ -45,6 +45,9 @@ class WorkRecord(msgspec.Struct, kw_only=True):
     updated_at: datetime
     completed_at: datetime | None
     retry_at: datetime | None = None  # while a failed step waits to run again
+    cancelled_by: str | None = None
+    rerun_of: str | None = None
+    reruns: list[str] = msgspec.field(default_factory=list)
 
 
 _encoder = msgspec.json.Encoder()
@@ -53,7 +56,7 @@ _encoder = msgspec.json.Encoder()
 def record_of(item: WorkItem) -> WorkRecord:
     return WorkRecord(
         work_id=format_ref("work", item.id),
-        intake_id=format_ref("intake", item.intake_id),
+        intake_id=None if item.intake_id is None else format_ref("intake", item.intake_id),
         workflow_id=format_ref("workflow", item.workflow_id),
         workflow_version=item.workflow_version,
         status=item.status.value,
@@ -66,6 +69,9 @@ def record_of(item: WorkItem) -> WorkRecord:
         updated_at=item.modified_on,
         completed_at=item.finished_at,
         retry_at=item.retry_at,
+        cancelled_by=item.cancelled_by,
+        rerun_of=None if item.rerun_of is None else format_ref("work", item.rerun_of),
+        reruns=[format_ref("work", rerun) for rerun in item.reruns],
     )
 
 

@@ -11,7 +11,6 @@ from typing import Any, Literal
 from uuid import UUID
 
 import attrs
-import msgspec
 from eventsourcing.application import AggregateNotFoundError
 
 from auxot.application.admin import Admin
@@ -20,15 +19,13 @@ from auxot.application.directory import Directory
 from auxot.application.errors import NotFoundError as NotFoundError  # re-exported
 from auxot.application.group_commit import GroupCommitter
 from auxot.application.keys import Authenticator, Caller, IssuedKey, issue_key, revoke_key
-from auxot.application.ports import Clock, Ids, ProviderSlots, WorkView
+from auxot.application.ports import Clock, Ids, ProviderSlots, WorkRow, WorkView
 from auxot.application.providers import ProviderPool
-from auxot.application.records import record_of
+from auxot.application.records import row_of
 from auxot.application.stores import Registry, WorkLog
 from auxot.application.worker import Worker
 from auxot.domain.intake import Intake
 from auxot.domain.work_item import Status, WorkItem
-
-_encoder = msgspec.json.Encoder()
 
 
 @attrs.define
@@ -116,18 +113,24 @@ class Service:
             raise NotFoundError("intake")
         return intake
 
-    def find_record(self, work_id: UUID) -> tuple[UUID, bytes] | None:
-        """The item's intake and record as JSON, without permission checks."""
+    def find_record(self, work_id: UUID) -> tuple[UUID | None, bytes] | None:
+        """The item's intake (None for a manual task) and record as JSON, without
+        permission checks."""
+        row = self.find_row(work_id)
+        return None if row is None else (row.intake_id, row.record)
+
+    def find_row(self, work_id: UUID) -> WorkRow | None:
+        """The item's status row, without permission checks."""
         row = self.view.get(work_id)
         if row is not None:
-            return row.intake_id, row.record
+            return row
         # Not projected yet: answer with the item as first recorded. Every projected row
         # is at that version or later, so the next poll can only move forward.
         try:
             item = self.work.item(work_id, version=1)
         except AggregateNotFoundError:
             return None
-        return item.intake_id, _encoder.encode(record_of(item))
+        return row_of(item)
 
     def wait_terminal(self, work_id: UUID, timeout: float) -> Status | None:
         """Wait until the projected status of the item is terminal; None on timeout."""

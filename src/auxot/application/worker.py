@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from auxot.application.directory import Directory
 from auxot.application.engine import Engine
 from auxot.application.projection import WorkProjection
+from auxot.application.waiters import ProjectionWaiters
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class Worker:
         self._work_due = threading.Event()
         self._projected = threading.Condition()
         self._threads: list[threading.Thread] = []
+        self._waiters = ProjectionWaiters()
 
     def events_recorded(self) -> None:
         """Tell the worker that new work events were saved in this process."""
@@ -91,6 +93,12 @@ class Worker:
                 self._projected.wait(min(remaining, self._poll))
             return True
 
+    async def wait_projected_async(
+        self, predicate: Callable[[], Awaitable[bool]], timeout: float
+    ) -> bool:
+        """``wait_projected`` for a coroutine: it holds no thread while it waits."""
+        return await self._waiters.wait_until(predicate, timeout, self._poll)
+
     def _project_loop(self) -> None:
         assert self._projection is not None
         while not self._stopping.is_set():
@@ -103,6 +111,7 @@ class Worker:
                 self._work_due.set()
                 with self._projected:
                     self._projected.notify_all()
+                self._waiters.notify()
                 continue
             self._events_recorded.wait(self._poll)
             self._events_recorded.clear()

@@ -25,10 +25,11 @@ class Status(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
     @property
     def terminal(self) -> bool:
-        return self in (Status.COMPLETED, Status.FAILED)
+        return self in (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
 
 
 class RunStatus(StrEnum):
@@ -36,6 +37,7 @@ class RunStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     LEASE_EXPIRED = "lease_expired"
+    CANCELLED = "cancelled"  # the item was cancelled while this attempt ran
 
 
 @attrs.define
@@ -67,11 +69,12 @@ class StaleAttemptError(WorkItemError):
 
 class WorkItem(Aggregate):
     class Received(Aggregate.Created):
-        intake_id: UUID
+        intake_id: UUID | None  # None: a manual task, created with no intake
         workflow_id: UUID
         workflow_version: int
         entry_step: str
         input: dict[str, Any]
+        rerun_of: UUID | None = None  # absent from events recorded before re-runs existed
 
     class StepStarted(Aggregate.Event):
         step: str
@@ -159,15 +162,44 @@ class WorkItem(Aggregate):
             aggregate.error = self.reason
             aggregate.finished_at = self.timestamp
 
+    class Cancelled(Aggregate.Event):
+        """Someone cancelled the item: it ends here. A step in flight is not interrupted,
+        but it is no longer the live attempt, so its outcome is never recorded."""
+
+        by: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, WorkItem)
+            live = aggregate.live_run
+            if live is not None:
+                live.status = RunStatus.CANCELLED
+                live.finished_at = self.timestamp
+            aggregate.status = Status.CANCELLED
+            aggregate.cancelled_by = self.by
+            aggregate.finished_at = self.timestamp
+
+    class RerunStarted(Aggregate.Event):
+        """A new item was started with this item's input (recorded on the old item)."""
+
+        work_id: UUID
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, WorkItem)
+            aggregate.reruns.append(self.work_id)
+
     def __init__(
         self,
-        intake_id: UUID,
+        intake_id: UUID | None,
         workflow_id: UUID,
         workflow_version: int,
         entry_step: str,
         input: dict[str, Any],
+        rerun_of: UUID | None = None,
     ) -> None:
         self.intake_id = intake_id
+        self.rerun_of = rerun_of
+        self.reruns: list[UUID] = []
+        self.cancelled_by: str | None = None
         self.workflow_id = workflow_id
         self.workflow_version = workflow_version
         self.input = input
@@ -185,13 +217,17 @@ class WorkItem(Aggregate):
     def receive(
         cls,
         id: UUID,
-        intake_id: UUID,
+        intake_id: UUID | None,
         workflow_id: UUID,
         workflow_version: int,
         definition: Definition,
         input: dict[str, Any],
         at: datetime,
+        *,
+        rerun_of: UUID | None = None,
     ) -> WorkItem:
+        """A new item; ``intake_id`` None for a manual task, ``rerun_of`` the item it
+        re-runs."""
         return cls._create(
             cls.Received,
             id=id,
@@ -200,6 +236,7 @@ class WorkItem(Aggregate):
             workflow_version=workflow_version,
             entry_step=definition.entry.key,
             input=input,
+            rerun_of=rerun_of,
             timestamp=at,
         )
 
@@ -291,6 +328,31 @@ class WorkItem(Aggregate):
         if self.status.terminal:
             raise WorkItemError(f"work item is already {self.status}")
         self.trigger_event(self.Failed, reason=reason, timestamp=now)
+
+    def cancel(self, by: str, now: datetime) -> None:
+        """End the item as cancelled by ``by``; refused once it has ended."""
+        if self.status.terminal:
+            raise WorkItemError(f"work item is already {self.status}")
+        self.trigger_event(self.Cancelled, by=by, timestamp=now)
+
+    def rerun(
+        self, new_id: UUID, workflow_version: int, definition: Definition, now: datetime
+    ) -> WorkItem:
+        """A new item with this one's input on ``workflow_version`` of the same workflow,
+        linked both ways. Only an item that has ended is re-run (cancel it first)."""
+        if not self.status.terminal:
+            raise WorkItemError(f"work item is {self.status}: only an ended item is re-run")
+        self.trigger_event(self.RerunStarted, work_id=new_id, timestamp=now)
+        return WorkItem.receive(
+            id=new_id,
+            intake_id=self.intake_id,
+            workflow_id=self.workflow_id,
+            workflow_version=workflow_version,
+            definition=definition,
+            input=self.input,
+            at=now,
+            rerun_of=self.id,
+        )
 
     # -- queries ------------------------------------------------------------------------
 

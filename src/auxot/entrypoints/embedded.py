@@ -64,7 +64,8 @@ class Auxot:
         return decode_record(found[1])
 
     def wait(self, work_id: str, timeout: float = 60.0) -> WorkRecord:
-        """Wait for the item to end (completed or failed); TimeoutError if it does not."""
+        """Wait for the item to end (completed, failed or cancelled); TimeoutError if it
+        does not."""
         if self.service.wait_terminal(self._work(work_id), timeout) is None:
             raise TimeoutError(f"{work_id} did not finish within {timeout}s")
         return self.get(work_id)

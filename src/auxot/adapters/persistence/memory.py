@@ -4,7 +4,7 @@ quick embedding)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -29,9 +29,17 @@ class MemoryWorkView(POPOTrackingRecorder):
     def get(self, work_id: UUID) -> WorkRow | None:
         return self._rows.get(work_id)
 
-    def due(self, now: datetime, limit: int, offset: int = 0) -> list[UUID]:
+    def due(
+        self, now: datetime, limit: int, offset: int = 0, held: Collection[UUID] = ()
+    ) -> list[UUID]:
         with self._database_lock:
-            due = [r for r in self._rows.values() if r.due_at is not None and r.due_at <= now]
+            due = [
+                r
+                for r in self._rows.values()
+                if r.due_at is not None
+                and r.due_at <= now
+                and not (r.status == "pending" and r.workflow_id in held)
+            ]
         due.sort(key=lambda r: (r.due_at, r.work_id))
         return [r.work_id for r in due[offset : offset + limit]]
 

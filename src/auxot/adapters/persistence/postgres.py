@@ -3,7 +3,7 @@ its pool."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -12,6 +12,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresRecorder, PostgresTrackingRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
+from auxot.adapters.persistence.rows import loaded_intake, stored_intake
 from auxot.application.ports import WorkRow
 
 
@@ -57,7 +58,7 @@ class PostgresWorkView(PostgresTrackingRecorder):
                 [
                     (
                         r.work_id,
-                        r.intake_id,
+                        stored_intake(r.intake_id),
                         r.workflow_id,
                         r.status,
                         r.version,
@@ -78,16 +79,23 @@ class PostgresWorkView(PostgresTrackingRecorder):
                 prepare=True,
             )
             found = curs.fetchone()
-        return None if found is None else WorkRow(**{k: found[k] for k in _FIELDS})
+        if found is None:
+            return None
+        fields = {k: found[k] for k in _FIELDS}
+        fields["intake_id"] = loaded_intake(fields["intake_id"])
+        return WorkRow(**fields)
 
-    def due(self, now: datetime, limit: int, offset: int = 0) -> list[UUID]:
+    def due(
+        self, now: datetime, limit: int, offset: int = 0, held: Collection[UUID] = ()
+    ) -> list[UUID]:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
                 SQL(
                     "SELECT work_id FROM {0} WHERE due_at IS NOT NULL AND due_at <= %s "
+                    "AND NOT (status = 'pending' AND workflow_id = ANY(%s::uuid[])) "
                     "ORDER BY due_at, work_id LIMIT %s OFFSET %s"
                 ).format(self._table),
-                (now, limit, offset),
+                (now, list(held), limit, offset),
                 prepare=True,
             )
             return [r["work_id"] for r in curs.fetchall()]

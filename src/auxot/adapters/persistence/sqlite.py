@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -18,6 +18,7 @@ from eventsourcing.sqlite import (
     SQLiteTrackingRecorder,
 )
 
+from auxot.adapters.persistence.rows import loaded_intake, stored_intake
 from auxot.application.ports import WorkRow
 
 
@@ -74,12 +75,20 @@ class SQLiteWorkView(SQLiteTrackingRecorder):
             found = c.fetchone()
         return None if found is None else _row(found)
 
-    def due(self, now: datetime, limit: int, offset: int = 0) -> list[UUID]:
+    def due(
+        self, now: datetime, limit: int, offset: int = 0, held: Collection[UUID] = ()
+    ) -> list[UUID]:
+        held_hex = [workflow_id.hex for workflow_id in held]
+        unheld = (
+            f"AND NOT (status = 'pending' AND workflow_id IN ({', '.join('?' * len(held_hex))})) "
+            if held_hex
+            else ""
+        )
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                "SELECT work_id FROM work_status WHERE due_at IS NOT NULL AND due_at <= ? "
-                "ORDER BY due_at, work_id LIMIT ? OFFSET ?",
-                (now.timestamp(), limit, offset),
+                "SELECT work_id FROM work_status WHERE due_at IS NOT NULL AND due_at <= ? "  # noqa: S608
+                f"{unheld}ORDER BY due_at, work_id LIMIT ? OFFSET ?",
+                (now.timestamp(), *held_hex, limit, offset),
             )
             return [UUID(hex=r[0]) for r in c.fetchall()]
 
@@ -87,7 +96,7 @@ class SQLiteWorkView(SQLiteTrackingRecorder):
 def _params(row: WorkRow) -> tuple[Any, ...]:
     return (
         row.work_id.hex,
-        row.intake_id.hex,
+        stored_intake(row.intake_id).hex,
         row.workflow_id.hex,
         row.status,
         row.version,
@@ -100,7 +109,7 @@ def _params(row: WorkRow) -> tuple[Any, ...]:
 def _row(r: Any) -> WorkRow:
     return WorkRow(
         work_id=UUID(hex=r[0]),
-        intake_id=UUID(hex=r[1]),
+        intake_id=loaded_intake(UUID(hex=r[1])),
         workflow_id=UUID(hex=r[2]),
         status=r[3],
         version=r[4],

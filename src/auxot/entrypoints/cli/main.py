@@ -18,8 +18,10 @@ import uvicorn
 from auxot.adapters.persistence import DatabaseUrlError
 from auxot.application.declarations import Applied, DeclarationError
 from auxot.application.keys import UnknownTeamError
+from auxot.application.lifecycle import Lifecycle
 from auxot.application.refs import format_ref, parse_ref
-from auxot.application.service import Service
+from auxot.application.service import NotFoundError, Service
+from auxot.domain.identity import workflow_id
 from auxot.entrypoints.bootstrap import bootstrap
 from auxot.entrypoints.settings import Settings, SettingsError
 from auxot.entrypoints.workflow_file import WorkflowFileError, load_declaration, locate
@@ -231,6 +233,48 @@ def keys_revoke(key_id: str, database_url: str | None) -> None:
     finally:
         service.close()
     click.echo(f"revoked {key_id}")
+
+
+@cli.group()
+def workflows() -> None:
+    """Pause and activate workflows."""
+
+
+def _workflow_command(verb: str, help_text: str) -> None:
+    @workflows.command(verb, help=help_text)
+    @click.argument("name")
+    @click.option("--team", required=True, help="The team that owns the workflow.")
+    @_DATABASE
+    def command(name: str, team: str, database_url: str | None) -> None:
+        service = _service(_settings(database_url=database_url), run_worker=False)
+        lifecycle = Lifecycle(service)
+        change = lifecycle.pause if verb == "pause" else lifecycle.activate
+        try:
+            summary = change(None, workflow_id(team, name))
+        except NotFoundError:
+            _fail(f"no workflow '{name}' of team '{team}'")
+        finally:
+            service.close()
+        out = {
+            "id": format_ref("workflow", summary.id),
+            "name": summary.name,
+            "team": summary.team,
+            "status": summary.status,
+            "current_version": summary.current_version,
+        }
+        click.echo(json.dumps(out, indent=2))
+
+
+_workflow_command(
+    "pause",
+    "Pause workflow NAME: intakes still accept work, whose items wait as pending; items "
+    "already running keep going. Idempotent. Running servers follow within "
+    "AUXOT_REFRESH_INTERVAL seconds.",
+)
+_workflow_command(
+    "activate",
+    "Activate workflow NAME: the items it held start in arrival order. Idempotent.",
+)
 
 
 @cli.command()

@@ -20,6 +20,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from auxot.application.admin import Admin
 from auxot.application.errors import ForbiddenError, NotFoundError
 from auxot.application.keys import Caller
+from auxot.application.lifecycle import Lifecycle, WorkflowSummary
 from auxot.application.pagination import MAX_LIMIT, BadCursorError, paginate
 from auxot.application.refs import format_ref, parse_ref
 from auxot.application.service import Service
@@ -27,7 +28,6 @@ from auxot.domain.api_key import ApiKey
 from auxot.domain.intake import Intake
 from auxot.domain.provider import Provider
 from auxot.domain.team import Team
-from auxot.domain.workflow import Workflow
 from auxot.entrypoints.http.auth import provide_caller
 from auxot.entrypoints.http.problems import bad_request, forbidden, not_found, unprocessable
 from auxot.entrypoints.http.wire import (
@@ -38,8 +38,11 @@ from auxot.entrypoints.http.wire import (
     Page,
     ProviderOut,
     TeamOut,
-    WorkflowOut,
 )
+from auxot.entrypoints.http.wire import (
+    WorkflowSummary as WorkflowSummaryWire,
+)
+from auxot.entrypoints.http.workflows import workflow_summary
 
 R = TypeVar("R")
 W = TypeVar("W")
@@ -84,7 +87,7 @@ def _page(
     return Page(items=[to_wire(r) for r in page.items], next_cursor=page.next_cursor)
 
 
-def _by_name(resource: Team | Workflow | Intake | Provider) -> str:
+def _by_name(resource: Team | WorkflowSummary | Intake | Provider) -> str:
     return f"{resource.name}\x00{resource.id.hex}"
 
 
@@ -128,10 +131,11 @@ class WorkflowListController(_AdminController):
     async def list_workflows(
         self,
         caller: NamedDependency[Caller],
-        admin: NamedDependency[Admin],
+        service: NamedDependency[Service],
         paging: NamedDependency[Paging],
-    ) -> Page[WorkflowOut]:
-        return _page(admin.workflows(caller), _by_name, workflow_out, paging)
+    ) -> Page[WorkflowSummaryWire]:
+        summaries = Lifecycle(service).workflows(caller)
+        return _page(summaries, _by_name, workflow_summary, paging)
 
 
 class IntakesController(_AdminController):
@@ -240,17 +244,6 @@ ADMIN_CONTROLLERS = [
 
 def team_out(team: Team) -> TeamOut:
     return TeamOut(id=format_ref("team", team.id), name=team.name, members=list(team.members))
-
-
-def workflow_out(workflow: Workflow) -> WorkflowOut:
-    return WorkflowOut(
-        id=format_ref("workflow", workflow.id),
-        name=workflow.name,
-        team_id=format_ref("team", workflow.team_id),
-        description=workflow.description,
-        current_version=workflow.current_version,
-        steps=list(workflow.current.keys),
-    )
 
 
 def intake_out(intake: Intake) -> IntakeOut:

@@ -16,6 +16,8 @@ from auxot.entrypoints.http.intake import IntakeController
 from auxot.entrypoints.http.intake_fast_path import SERVICE_STATE_KEY
 from auxot.entrypoints.http.problems import internal_error
 from auxot.entrypoints.http.wire import Health
+from auxot.entrypoints.http.work import WorkController
+from auxot.entrypoints.http.workflows import WorkflowController
 
 
 def create_app(
@@ -38,7 +40,13 @@ def create_app(
         return service
 
     return Litestar(
-        route_handlers=[health, IntakeController, *ADMIN_CONTROLLERS],
+        route_handlers=[
+            health,
+            IntakeController,
+            WorkflowController,
+            WorkController,
+            *ADMIN_CONTROLLERS,
+        ],
         dependencies={"service": Provide(provide_service, use_cache=True)},
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
         exception_handlers={Exception: internal_error},

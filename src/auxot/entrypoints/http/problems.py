@@ -43,6 +43,10 @@ def unprocessable(detail: str) -> ProblemDetailsException:
     return ProblemDetailsException(status_code=422, title="Unprocessable Content", detail=detail)
 
 
+def conflict(detail: str) -> ProblemDetailsException:
+    return ProblemDetailsException(status_code=409, title="Conflict", detail=detail)
+
+
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Anything unexpected: logged in full here, never shown to the client."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)

@@ -20,6 +20,26 @@ class Health(msgspec.Struct, kw_only=True):
     projected_position: int
 
 
+class WorkflowSummary(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    team: str
+    status: str  # active | paused
+    current_version: int
+
+
+class WorkflowVersion(msgspec.Struct, kw_only=True):
+    version: int
+    created_at: datetime
+    description: str
+    steps: list[str]  # the step keys, entry step first
+
+
+class WorkflowVersions(msgspec.Struct, kw_only=True):
+    workflow_id: str
+    versions: list[WorkflowVersion]  # oldest first
+
+
 # -- administration ------------------------------------------------------------------------
 
 
@@ -27,15 +47,6 @@ class TeamOut(msgspec.Struct, kw_only=True):
     id: str
     name: str
     members: list[str]
-
-
-class WorkflowOut(msgspec.Struct, kw_only=True):
-    id: str
-    name: str
-    team_id: str
-    description: str
-    current_version: int
-    steps: list[str]
 
 
 class IntakeOut(msgspec.Struct, kw_only=True):
