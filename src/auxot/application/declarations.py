@@ -12,6 +12,7 @@ import attrs
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
+from auxot.application.human_steps import human_step_fields, human_step_issues
 from auxot.application.plain_data import is_plain_data
 from auxot.application.ports import Clock
 from auxot.application.prompts import TemplateError, check_template
@@ -31,6 +32,7 @@ from auxot.domain.workflow import Workflow
 class TeamDecl:
     name: str
     members: tuple[str, ...] = ()
+    admins: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -50,11 +52,16 @@ class HandoffDecl:
 @attrs.frozen
 class StepDecl:
     key: str
-    prompt: str
-    provider: str
+    prompt: str = ""
+    provider: str = ""
     handoffs: tuple[HandoffDecl, ...] = ()
     name: str = ""
-    handler: Literal["prompt"] = "prompt"
+    handler: Literal["prompt", "human"] = "prompt"
+    assignee: str | None = None
+    team: str | None = None
+    timeout: int | str | None = None
+    """Seconds, or a duration such as ``"30m"`` or ``"2h"``."""
+    not_by_actor_of: str | None = None
 
 
 @attrs.frozen
@@ -128,10 +135,11 @@ def apply_declaration(
     for t in declaration.teams:
         team, created = _load(registry, team_id(t.name))
         if team is None:
-            team = Team.register(team_id(t.name), t.name, now, list(t.members))
+            team = Team.register(team_id(t.name), t.name, now, list(t.members), list(t.admins))
         else:
             assert isinstance(team, Team)
             team.set_members(list(t.members), now)
+            team.set_admins(list(t.admins), now)
         settle("team", t.name, team, created)
 
     for p in declaration.providers:
@@ -209,6 +217,7 @@ def _definition(w: WorkflowDecl) -> Definition:
                 prompt=s.prompt,
                 provider=s.provider,
                 handoffs=tuple(Handoff(h.condition, h.to) for h in s.handoffs),
+                **human_step_fields(s),
             )
             for s in w.steps
         )
@@ -251,6 +260,14 @@ def _check(registry: Registry, providers: ProviderPool, declaration: Declaration
         if w.team not in teams and not _exists(registry, team_id(w.team)):
             issues.append(Issue(f"{at}.team", f"unknown team '{w.team}'"))
         for k, s in enumerate(w.steps):
+            issues += [
+                Issue(f"{at}.steps[{k}].{field}", message)
+                for field, message in human_step_issues(
+                    s, lambda t: t in teams or _exists(registry, team_id(t))
+                )
+            ]
+            if s.handler == "human":
+                continue  # it has no prompt or provider: validate() says so if it does
             if s.provider not in provider_names and not _exists(registry, provider_id(s.provider)):
                 issues.append(
                     Issue(f"{at}.steps[{k}].provider", f"unknown provider '{s.provider}'")

@@ -23,6 +23,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
 
 from auxot.application.directory import Directory
+from auxot.application.human_steps import HumanSteps
 from auxot.application.ports import Clock, PromptRequest, ProviderError, WorkView
 from auxot.application.prompts import TemplateError, render
 from auxot.application.providers import ProviderPool
@@ -71,6 +72,7 @@ class Engine:
         self._busy: Counter[str] = Counter()
         self._waiting: dict[UUID, str] = {}  # due items known to wait for a full provider
         self._max_pages = max_pages
+        self._human = HumanSteps(work, directory, on_recorded)
 
     def dispatch(self) -> int:
         """Claim and start what is due and fits its provider's limit; returns how many.
@@ -127,6 +129,8 @@ class Engine:
         except AggregateNotFoundError:
             return 0
         now = self._clock.now()
+        if self._human.take(item, now):  # a person acts on it: no provider, no lease
+            return 0
         if not item.is_runnable(now):
             return 0
         located = self._locate(item)

@@ -6,7 +6,7 @@ selected by configuration. The read models that projections keep (``WorkView``) 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -88,6 +88,20 @@ class ProviderFactory(Protocol):
 
 
 @attrs.frozen
+class HumanTask:
+    """The human step a work item waits on, as the task list shows it. ``input`` is the
+    item's input as JSON; ``not_by`` the user barred from acting (maker is not checker)."""
+
+    step: str
+    assignee: str | None
+    team: str | None
+    since: datetime
+    timeout_at: datetime | None
+    not_by: str | None
+    input: bytes
+
+
+@attrs.frozen
 class WorkRow:
     """One work item as the status projection keeps it.
 
@@ -104,6 +118,8 @@ class WorkRow:
     due_at: datetime | None
     updated_at: datetime
     record: bytes
+    task: HumanTask | None = None
+    """Set while the item waits on a person."""
 
 
 class WorkView(Protocol):
@@ -121,6 +137,18 @@ class WorkView(Protocol):
     def due(self, now: datetime, limit: int, offset: int = 0) -> list[UUID]:
         """Ids of items due at ``now``, the earliest first (arrival order), from the
         ``offset``-th on."""
+        ...
+
+    def tasks(
+        self,
+        user: str,
+        teams: Collection[str],
+        limit: int,
+        after: tuple[datetime, UUID] | None = None,
+    ) -> list[WorkRow]:
+        """Rows waiting on a human step assigned to ``user``, or to one of ``teams`` with
+        no assignee, that ``user`` is not barred from; ordered by (task since, work id),
+        after the ``after`` position."""
         ...
 
     def max_tracking_id(self, application_name: str) -> int | None: ...

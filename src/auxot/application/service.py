@@ -7,6 +7,7 @@ root in ``auxot.entrypoints.bootstrap`` builds it from configuration.
 from __future__ import annotations
 
 from concurrent.futures import Future
+from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -17,8 +18,9 @@ from eventsourcing.application import AggregateNotFoundError
 from auxot.application.declarations import Applied, Declaration, apply_declaration
 from auxot.application.directory import Directory
 from auxot.application.group_commit import GroupCommitter
+from auxot.application.human_steps import TaskNotFoundError, complete_step, tasks_of
 from auxot.application.keys import Authenticator, Caller, IssuedKey, issue_key, revoke_key
-from auxot.application.ports import Clock, Ids, WorkView
+from auxot.application.ports import Clock, Ids, WorkRow, WorkView
 from auxot.application.providers import ProviderPool
 from auxot.application.records import record_of
 from auxot.application.stores import Registry, WorkLog
@@ -141,6 +143,37 @@ class Service:
         row = self.view.get(work_id)
         assert row is not None
         return Status(row.status)
+
+    # -- human steps ----------------------------------------------------------------------
+
+    def complete_step(
+        self,
+        caller: Caller,
+        work_id: UUID,
+        step_key: str,
+        *,
+        condition: str,
+        note: str | None = None,
+        output: Any = None,
+    ) -> bytes:
+        """Act on the human step the item waits on; the item's record as saved, as JSON.
+        NotFoundError when the caller may not act on it (or it does not exist); the work
+        item's errors when its state refuses the act. Reads and writes the database."""
+        try:
+            item = complete_step(
+                self.work, self.directory, self.clock, caller, work_id, step_key,
+                condition=condition, note=note, output=output,
+            )
+        except TaskNotFoundError:
+            raise NotFoundError("work") from None
+        self.worker.events_recorded()
+        return _encoder.encode(record_of(item))
+
+    def tasks(
+        self, caller: Caller, limit: int, after: tuple[datetime, UUID] | None = None
+    ) -> list[WorkRow]:
+        """The human steps waiting on the caller, oldest first, after ``after``."""
+        return tasks_of(self.view, self.directory, caller, limit, after)
 
     # -- administration -----------------------------------------------------------------
 

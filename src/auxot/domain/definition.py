@@ -16,7 +16,10 @@ COMPLETE = "complete"
 DEFAULT = "default"
 """The handoff condition that fires when no other handoff of the step does."""
 
-Handler = Literal["prompt"]
+TIMEOUT = "timeout"
+"""The handoff condition a human step takes when its ``timeout`` passes."""
+
+Handler = Literal["prompt", "human"]
 
 
 @attrs.frozen
@@ -31,10 +34,19 @@ class Handoff:
 class Step:
     key: str
     handler: Handler
-    prompt: str
-    provider: str
+    prompt: str = ""
+    provider: str = ""
     handoffs: tuple[Handoff, ...] = ()
     name: str = ""
+    # Human steps only (``handler: human``): who may act, and for how long the item waits.
+    assignee: str | None = None
+    """A user name; None: any member of ``team`` may act."""
+    team: str | None = None
+    """A team name; None with no assignee: the workflow's own team."""
+    timeout: int | None = None
+    """Seconds; when they pass, the ``timeout`` handoff fires."""
+    not_by_actor_of: str | None = None
+    """An earlier human step whose actor may not act on this one (maker is not checker)."""
 
     @property
     def title(self) -> str:

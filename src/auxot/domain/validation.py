@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from auxot.domain import human_steps
 from auxot.domain.definition import COMPLETE, DEFAULT, Definition
 
 
@@ -45,7 +46,9 @@ def validate(definition: Definition) -> Report:
         for key in definition.keys
         if key not in _reachable(definition)
     ]
-    warnings = [
+    human_errors, warnings = _human_step_problems(definition)
+    errors += human_errors
+    warnings += [
         Problem("has no handoff: a work item reaching it will fail (dead end)", step=s.key)
         for s in definition.steps
         if not s.handoffs
@@ -63,6 +66,14 @@ def validate(definition: Definition) -> Report:
         if h.condition != DEFAULT
     ]
     return Report(errors=tuple(errors), warnings=tuple(warnings))
+
+
+def _human_step_problems(definition: Definition) -> tuple[list[Problem], list[Problem]]:
+    errors, warnings = human_steps.problems(definition)
+    return (
+        [Problem(message, step=key) for key, message in errors],
+        [Problem(message, step=key) for key, message in warnings],
+    )
 
 
 def _duplicate_keys(definition: Definition) -> list[Problem]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -32,3 +32,23 @@ class MemoryWorkView(POPOTrackingRecorder):
             due = [r for r in self._rows.values() if r.due_at is not None and r.due_at <= now]
         due.sort(key=lambda r: (r.due_at, r.work_id))
         return [r.work_id for r in due[offset : offset + limit]]
+
+    def tasks(
+        self,
+        user: str,
+        teams: Collection[str],
+        limit: int,
+        after: tuple[datetime, UUID] | None = None,
+    ) -> list[WorkRow]:
+        with self._database_lock:
+            rows = list(self._rows.values())
+        waiting = [
+            r
+            for r in rows
+            if r.task is not None
+            and r.task.not_by != user
+            and (r.task.assignee == user or (r.task.assignee is None and r.task.team in teams))
+            and (after is None or (r.task.since, r.work_id) > after)
+        ]
+        waiting.sort(key=lambda r: (r.task.since, r.work_id))  # type: ignore[union-attr]
+        return waiting[:limit]
