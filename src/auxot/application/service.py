@@ -169,6 +169,14 @@ class Service:
         self.worker.events_recorded()
         return _encoder.encode(record_of(item))
 
+    def local_user(self, name: str) -> Caller:
+        """The caller a command-line user stands for: a user with no key, under the same
+        rules as a ``user.`` key of theirs."""
+        self.directory.refresh()
+        return Caller(
+            key_id=UUID(int=0), kind="user", owner=name, teams=self.directory.teams_of_user(name)
+        )
+
     def tasks(
         self, caller: Caller, limit: int, after: tuple[datetime, UUID] | None = None
     ) -> list[WorkRow]:

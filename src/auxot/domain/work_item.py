@@ -466,8 +466,10 @@ class WorkItem(Aggregate):
             return f"work item is {self.status}: there is nothing left to act on"
         if self.waiting is not None:
             return f"work item is waiting on step '{self.waiting.step}', not '{step_key}'"
-        if any(r.key == step_key and r.status is not HumanStatus.WAITING for r in self.human_runs):
-            return f"step '{step_key}' was already acted on; the item is not waiting on it"
+        ended = [r.status for r in self.human_runs if r.key == step_key]
+        if ended:
+            what = "timed out" if ended[-1] is HumanStatus.TIMED_OUT else "was already acted on"
+            return f"step '{step_key}' {what}; the item is not waiting on it"
         return f"work item is not waiting on a person (it is at step '{self.current_step}')"
 
     def _require_live(self, attempt: int) -> StepRun:

@@ -74,6 +74,16 @@ _converter.register_structure_hook_factory(_is_tuple, _list_of)
 _converter.register_structure_hook_factory(attrs.has, _fields_of)
 
 
+def _duration(value: Any, _: Any) -> Any:
+    """A human step's ``timeout``: seconds or a text such as ``"2h"`` (checked on apply)."""
+    if value is None or (isinstance(value, (int, str)) and not isinstance(value, bool)):
+        return value
+    raise _WrongType(f"must be a duration such as 90, '30m' or '2h', not {_kind(value)}")
+
+
+_converter.register_structure_hook_func(lambda t: t == (int | str | None), _duration)
+
+
 class WorkflowFileError(ValueError):
     """``issues`` are ``(line, path, message)``; line is 1-based, None when unknown."""
 

@@ -12,6 +12,7 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from auxot.application.service import Service
 from auxot.entrypoints.http.intake import IntakeController
 from auxot.entrypoints.http.problems import internal_error
+from auxot.entrypoints.http.tasks import TasksController
 from auxot.entrypoints.http.wire import Health
 
 
@@ -30,7 +31,7 @@ def create_app(
         return service
 
     return Litestar(
-        route_handlers=[health, IntakeController],
+        route_handlers=[health, IntakeController, TasksController],
         dependencies={"service": Provide(provide_service, use_cache=True)},
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
         exception_handlers={Exception: internal_error},
