@@ -251,16 +251,17 @@ def test_a_timeout_without_a_timeout_handoff_fails_the_item(
 @pytest.mark.parametrize(
     ("step", "path", "message"),
     [
-        (review(prompt="hi"), "steps[1]", "a human step takes no 'prompt'"),
-        (review(provider="offline"), "steps[1]", "a human step takes no 'provider'"),
-        (review(assignee="ann", team="legal"), "steps[1]", "not both"),
+        (review(prompt="hi"), "steps[1].prompt", "a human step takes no 'prompt'"),
+        (review(provider="offline"), "steps[1].provider", "a human step takes no 'provider'"),
+        (review(assignee="ann", team="legal"), "steps[1].team", "not both"),
         (review(timeout="2 hours"), "steps[1].timeout", "is not a duration"),
         (review(timeout=0), "steps[1].timeout", "at least 1 second"),
         (review(team="sales"), "steps[1].team", "unknown team 'sales'"),
-        (review(not_by_actor_of="draft"), "steps[1]", "must name an earlier human step"),
-        (StepDecl(key="review", provider="offline"), "steps[1]", "needs a 'prompt'"),
+        (review(not_by_actor_of="draft"), "steps[1].not_by_actor_of", "an earlier human step"),
+        (StepDecl(key="review", provider="offline"), "steps[1].prompt", "is required"),
+        (StepDecl(key="review", prompt="x"), "steps[1].provider", "is required"),
         (StepDecl(key="review", prompt="x", provider="offline", assignee="ann"),
-         "steps[1]", "'assignee' is only for human steps"),
+         "steps[1].assignee", "'assignee' is only for human steps"),
     ],
 )
 def test_a_wrong_human_step_is_refused_with_its_path(
@@ -268,9 +269,10 @@ def test_a_wrong_human_step_is_refused_with_its_path(
 ) -> None:
     with pytest.raises(DeclarationError) as raised:
         human.service.apply(human_declaration(DRAFT, step))
-    assert any(
-        i.path == f"workflows[0].{path}" and message in i.message for i in raised.value.issues
-    ), raised.value.issues
+    issues = [(i.path, i.message) for i in raised.value.issues]
+    assert len(issues) == 1, issues  # one problem, said once
+    assert issues[0][0] == f"workflows[0].{path}"
+    assert message in issues[0][1]
 
 
 def test_a_timeout_handoff_without_a_timeout_is_a_warning(human: Human) -> None:

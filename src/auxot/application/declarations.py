@@ -268,6 +268,8 @@ def _check(registry: Registry, providers: ProviderPool, declaration: Declaration
             ]
             if s.handler == "human":
                 continue  # it has no prompt or provider: validate() says so if it does
+            if not s.provider:
+                continue  # validate() says it is required
             if s.provider not in provider_names and not _exists(registry, provider_id(s.provider)):
                 issues.append(
                     Issue(f"{at}.steps[{k}].provider", f"unknown provider '{s.provider}'")
@@ -277,8 +279,7 @@ def _check(registry: Registry, providers: ProviderPool, declaration: Declaration
             except TemplateError as exc:
                 issues.append(Issue(f"{at}.steps[{k}].prompt", str(exc)))
         issues += [
-            Issue(f"{at}.steps" if p.step is None else _step_path(at, w, p.step), p.message)
-            for p in validate(_definition(w)).errors
+            Issue(_problem_path(at, w, p), p.message) for p in validate(_definition(w)).errors
         ]
 
     for n, i in enumerate(declaration.intakes):
@@ -294,6 +295,13 @@ def _check(registry: Registry, providers: ProviderPool, declaration: Declaration
             )
     if issues:
         raise DeclarationError(issues)
+
+
+def _problem_path(at: str, w: WorkflowDecl, problem: Problem) -> str:
+    if problem.step is None:
+        return f"{at}.steps"
+    path = _step_path(at, w, problem.step)
+    return f"{path}.{problem.field}" if problem.field else path
 
 
 def _step_path(at: str, w: WorkflowDecl, key: str) -> str:

@@ -14,6 +14,8 @@ class Problem:
 
     message: str
     step: str | None = None
+    field: str | None = None
+    """The step's field the problem is about, when it is about one."""
 
 
 @attrs.frozen
@@ -71,8 +73,8 @@ def validate(definition: Definition) -> Report:
 def _human_step_problems(definition: Definition) -> tuple[list[Problem], list[Problem]]:
     errors, warnings = human_steps.problems(definition)
     return (
-        [Problem(message, step=key) for key, message in errors],
-        [Problem(message, step=key) for key, message in warnings],
+        [Problem(message, step=key, field=field) for key, field, message in errors],
+        [Problem(message, step=key, field=field) for key, field, message in warnings],
     )
 
 
