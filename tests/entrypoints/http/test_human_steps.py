@@ -284,3 +284,26 @@ def test_a_timeout_fires_the_timeout_handoff(live: Live) -> None:
         assert "already acted on" in late["detail"] or "nothing left" in late["detail"]
     finally:
         humans.client.close()
+
+
+def test_waiting_acting_and_listing_on_every_backend(live_any: Live) -> None:
+    humans = Humans(live_any)
+    try:
+        work_ids = [humans.submit(customer=f"c{n}") for n in range(3)]
+        for work_id in work_ids:
+            humans.waiting_on(work_id, "review")
+        first = humans.tasks("ann", limit=2).json()
+        second = humans.tasks("ann", limit=2, cursor=first["next_cursor"]).json()
+        assert second["next_cursor"] is None
+        listed = [t["work_id"] for t in first["tasks"] + second["tasks"]]
+        assert sorted(listed) == sorted(work_ids)
+
+        answer = humans.complete(work_ids[0], "review", "ann", condition="approved")
+        assert answer.status_code == 200, answer.text
+        wait_until(lambda: humans.tasks("bob").json()["tasks"], what="bob's check")
+        problem(humans.complete(work_ids[0], "review", "ann", condition="approved"), 409)
+        assert humans.tasks("ann").json()["tasks"] == [
+            t for t in first["tasks"] + second["tasks"] if t["work_id"] != work_ids[0]
+        ]
+    finally:
+        humans.client.close()
