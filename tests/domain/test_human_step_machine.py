@@ -246,6 +246,10 @@ class HumanStepMachine(RuleBasedStateMachine):
                 lambda: self.item.wait_for_human(self.step, WORKFLOW_TEAM, self.now),
             )
         else:
+            self.assert_refused(
+                WorkItemError,
+                lambda: self.item.wait_for_human(self.step, WORKFLOW_TEAM, self.now),
+            )
             human = next((s for s in self.definition.steps if s.handler == "human"), None)
             if human is not None:
                 self.assert_refused(

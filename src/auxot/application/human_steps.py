@@ -3,7 +3,7 @@
 The engine hands an item whose current step is a human step to ``HumanSteps.take``
 instead of running it on a provider: it records that the item waits on a person (no
 provider slot, no lease), and later records the timeout when it has passed. People act
-through ``act``, which checks who may act before the work item checks the rest.
+through ``complete_step``, which checks who may act before the work item checks the rest.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from auxot.application.stores import WorkLog
 from auxot.domain.definition import Step
 from auxot.domain.durations import parse_duration
 from auxot.domain.human_steps import is_human
-from auxot.domain.work_item import WorkItem
+from auxot.domain.work_item import NotWaitingError, WorkItem
 from auxot.domain.workflow import Workflow
 
 log = logging.getLogger(__name__)
@@ -218,7 +218,7 @@ def complete_step(
         except RecordConflictError:
             continue
         return item
-    raise RecordConflictError(f"work item {work_id} kept changing; try again")
+    raise NotWaitingError("the work item kept changing while acting on it; read it, try again")
 
 
 def tasks_of(

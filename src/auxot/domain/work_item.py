@@ -348,6 +348,8 @@ class WorkItem(Aggregate):
             raise WorkItemError(f"work item is {self.status} and cannot wait on a person now")
         if step.key != self.current_step:
             raise WorkItemError(f"work item is at step '{self.current_step}', not '{step.key}'")
+        if step.handler != "human":
+            raise WorkItemError(f"step '{step.key}' is a {step.handler} step, not a human step")
         self.trigger_event(
             self.WaitingForHuman,
             step=step.key,
