@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from auxot.domain.definition import COMPLETE, DEFAULT, Definition, Handoff, Step
+from auxot.domain.definition import COMPLETE, DEFAULT, TIMEOUT, Definition, Handoff, Step
 
 NAMED_CONDITIONS = ("approve", "reject", "escalate")
 CONDITIONS = (*NAMED_CONDITIONS, DEFAULT)
@@ -45,6 +45,54 @@ def definitions(draw: st.DrawFn, max_steps: int = 6) -> Definition:
                 prompt=f"do {key}",
                 provider="p",
                 handoffs=tuple(Handoff(c, t) for c, t in zip(conditions, targets, strict=True)),
+            )
+        )
+    return Definition(steps=tuple(steps))
+
+
+HUMAN_CONDITIONS = ("approved", "rejected", "escalate", "timeout", DEFAULT)
+
+
+@st.composite
+def human_definitions(draw: st.DrawFn, max_steps: int = 6) -> Definition:
+    """Valid definitions mixing prompt and human steps. Human steps are assigned to a
+    user, a team or (neither) the workflow's team, may have a timeout, and may bar the
+    actor of an earlier human step."""
+    n = draw(st.integers(min_value=1, max_value=max_steps))
+    keys = [step_key(i) for i in range(n)]
+    required: dict[str, list[str]] = {key: [] for key in keys}
+    for i in range(1, n):
+        parent = draw(st.integers(min_value=0, max_value=i - 1))
+        required[keys[parent]].append(keys[i])
+
+    steps: list[Step] = []
+    for i, key in enumerate(keys):
+        later = [*keys[i + 1 :], COMPLETE]
+        extra = draw(st.lists(st.sampled_from(later), max_size=3))
+        targets = draw(st.permutations([*required[key], *extra]))
+        human = draw(st.booleans())
+        pool = HUMAN_CONDITIONS if human else CONDITIONS
+        conditions = draw(
+            st.lists(st.sampled_from(pool), min_size=len(targets), max_size=len(targets))
+        )
+        handoffs = tuple(Handoff(c, t) for c, t in zip(conditions, targets, strict=True))
+        if human and all(h.condition == TIMEOUT for h in handoffs):
+            handoffs += (Handoff("approved", COMPLETE),)  # a person must be able to decide
+        if not human:
+            steps.append(Step(key=key, handler="prompt", prompt=f"do {key}", provider="p",
+                              handoffs=handoffs))
+            continue
+        earlier = [s.key for s in steps if s.handler == "human"]
+        who = draw(st.sampled_from(["assignee", "team", "workflow team"]))
+        steps.append(
+            Step(
+                key=key,
+                handler="human",
+                handoffs=handoffs,
+                assignee="ann" if who == "assignee" else None,
+                team="reviewers" if who == "team" else None,
+                timeout=draw(st.none() | st.integers(min_value=1, max_value=120)),
+                not_by_actor_of=draw(st.none() | st.sampled_from(earlier)) if earlier else None,
             )
         )
     return Definition(steps=tuple(steps))

@@ -12,6 +12,7 @@ import attrs
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
+from auxot.application.human_steps import human_step_fields, human_step_issues
 from auxot.application.output_schema import schema_problem
 from auxot.application.plain_data import is_plain_data
 from auxot.application.ports import Clock
@@ -22,6 +23,7 @@ from auxot.application.retry_declarations import RetryDecl, retry_issues, retry_
 from auxot.application.stores import Registry
 from auxot.domain.conditions import MatchError, parse_match
 from auxot.domain.definition import Definition, Handoff, Step
+from auxot.domain.durations import Duration
 from auxot.domain.identity import intake_id, provider_id, team_id, workflow_id
 from auxot.domain.intake import Intake
 from auxot.domain.provider import Provider
@@ -34,6 +36,7 @@ from auxot.domain.workflow import Workflow
 class TeamDecl:
     name: str
     members: tuple[str, ...] = ()
+    admins: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -56,14 +59,19 @@ class HandoffDecl:
 @attrs.frozen
 class StepDecl:
     key: str
-    prompt: str
-    provider: str
+    prompt: str = ""
+    provider: str = ""
     handoffs: tuple[HandoffDecl, ...] = ()
     name: str = ""
-    handler: Literal["prompt"] = "prompt"
+    handler: Literal["prompt", "human"] = "prompt"
     output_schema: dict[str, Any] | None = None
     repair: bool = False
     retry: RetryDecl | None = None
+    assignee: str | None = None
+    team: str | None = None
+    timeout: Duration | None = None
+    """Seconds, or a duration such as ``"30m"`` or ``"2h"``."""
+    not_by_actor_of: str | None = None
 
 
 @attrs.frozen
@@ -137,10 +145,11 @@ def apply_declaration(
     for t in declaration.teams:
         team, created = _load(registry, team_id(t.name))
         if team is None:
-            team = Team.register(team_id(t.name), t.name, now, list(t.members))
+            team = Team.register(team_id(t.name), t.name, now, list(t.members), list(t.admins))
         else:
             assert isinstance(team, Team)
             team.set_members(list(t.members), now)
+            team.set_admins(list(t.admins), now)
         settle("team", t.name, team, created)
 
     for p in declaration.providers:
@@ -221,6 +230,7 @@ def _definition(w: WorkflowDecl) -> Definition:
                 output_schema=s.output_schema,
                 repair=s.repair,
                 retry=retry_policy(s.retry),
+                **human_step_fields(s),
             )
             for s in w.steps
         )
@@ -268,6 +278,16 @@ def _check(registry: Registry, providers: ProviderPool, declaration: Declaration
             issues.append(Issue(f"{at}.team", f"unknown team '{w.team}'"))
         buildable = True
         for k, s in enumerate(w.steps):
+            issues += [
+                Issue(f"{at}.steps[{k}].{field}", message)
+                for field, message in human_step_issues(
+                    s, lambda t: t in teams or _exists(registry, team_id(t))
+                )
+            ]
+            if s.handler == "human":
+                continue  # it has no prompt or provider: validate() says so if it does
+            if not s.provider:
+                continue  # validate() says it is required
             if s.provider not in provider_names and not _exists(registry, provider_id(s.provider)):
                 issues.append(
                     Issue(f"{at}.steps[{k}].provider", f"unknown provider '{s.provider}'")
@@ -287,8 +307,7 @@ def _check(registry: Registry, providers: ProviderPool, declaration: Declaration
         if not buildable:
             continue  # without its matches the definition cannot be built to validate
         issues += [
-            Issue(f"{at}.steps" if p.step is None else _step_path(at, w, p.step), p.message)
-            for p in validate(_definition(w)).errors
+            Issue(_problem_path(at, w, p), p.message) for p in validate(_definition(w)).errors
         ]
 
     for n, i in enumerate(declaration.intakes):
@@ -336,6 +355,13 @@ def _check_routing(at: str, s: StepDecl) -> _Routing:
                 for where, message in exc.problems
             ]
     return _Routing(issues, matches_ok)
+
+
+def _problem_path(at: str, w: WorkflowDecl, problem: Problem) -> str:
+    if problem.step is None:
+        return f"{at}.steps"
+    path = _step_path(at, w, problem.step)
+    return f"{path}.{problem.field}" if problem.field else path
 
 
 def _step_path(at: str, w: WorkflowDecl, key: str) -> str:

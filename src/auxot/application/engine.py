@@ -22,6 +22,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
 
 from auxot.application.directory import Directory
+from auxot.application.human_steps import HumanSteps
 from auxot.application.output_schema import Answer, InvalidOutput, answer
 from auxot.application.ports import (
     Clock,
@@ -82,6 +83,7 @@ class Engine:
         self._running: set[UUID] = set()  # claimed (or being claimed) by this engine
         self._waiting: dict[UUID, str] = {}  # due items known to wait for a full provider
         self._max_pages = max_pages
+        self._human = HumanSteps(work, directory, on_recorded)
 
     def dispatch(self) -> int:
         """Claim and start what is due and fits its provider's limit; returns how many.
@@ -145,6 +147,8 @@ class Engine:
         except AggregateNotFoundError:
             return 0
         now = self._clock.now()
+        if self._human.take(item, now):  # a person acts on it: no provider, no lease
+            return 0
         if not item.is_runnable(now):
             return 0
         if item.status is Status.PENDING and item.workflow_id in self._directory.paused_workflows():

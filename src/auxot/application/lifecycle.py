@@ -15,12 +15,11 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import attrs
-import msgspec
 from eventsourcing.persistence import RecordConflictError
 
 from auxot.application.keys import Caller
 from auxot.application.ports import WorkRow
-from auxot.application.records import record_of
+from auxot.application.records import encode_record
 from auxot.application.refs import format_ref
 from auxot.application.service import NotFoundError, Service
 from auxot.domain.work_item import WorkItem, WorkItemError
@@ -33,8 +32,6 @@ SAVE_ATTEMPTS = 10
 a step, an ``apply``) got in first."""
 
 PROJECTED_WAIT_SECONDS = 5.0
-
-_encoder = msgspec.json.Encoder()
 
 
 class ConflictError(Exception):
@@ -234,7 +231,7 @@ class Lifecycle:
 
         if self.service.worker.wait_projected(projected, PROJECTED_WAIT_SECONDS):
             return found[-1]
-        return _encoder.encode(record_of(item))
+        return encode_record(item)
 
 
 def _usable(workflow: Workflow | None, caller: Caller | None) -> bool:

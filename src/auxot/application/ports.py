@@ -91,6 +91,20 @@ class ProviderFactory(Protocol):
 
 
 @attrs.frozen
+class HumanTask:
+    """The human step a work item waits on, as the task list shows it. ``input`` is the
+    item's input as JSON; ``not_by`` the user barred from acting (maker is not checker)."""
+
+    step: str
+    assignee: str | None
+    team: str | None
+    since: datetime
+    timeout_at: datetime | None
+    not_by: str | None
+    input: bytes
+
+
+@attrs.frozen
 class WorkRow:
     """One work item as the status projection keeps it.
 
@@ -107,6 +121,8 @@ class WorkRow:
     due_at: datetime | None
     updated_at: datetime
     record: bytes
+    task: HumanTask | None = None
+    """Set while the item waits on a person."""
 
 
 class WorkView(Protocol):
@@ -127,6 +143,18 @@ class WorkView(Protocol):
         """Ids of items due at ``now``, the earliest first (arrival order), from the
         ``offset``-th on; pending items of the workflows in ``held`` (paused ones) are
         left out."""
+        ...
+
+    def tasks(
+        self,
+        user: str,
+        teams: Collection[str],
+        limit: int,
+        after: tuple[datetime, UUID] | None = None,
+    ) -> list[WorkRow]:
+        """Rows waiting on a human step assigned to ``user``, or to one of ``teams`` with
+        no assignee, that ``user`` is not barred from; ordered by (task since, work id),
+        after the ``after`` position."""
         ...
 
     def max_tracking_id(self, application_name: str) -> int | None: ...

@@ -3,37 +3,10 @@ durations it is written in."""
 
 from __future__ import annotations
 
-import math
-import re
-
 import attrs
 
+from auxot.domain.durations import Duration, parse_duration
 from auxot.domain.retry import DEFAULT_MAX_BACKOFF_SECONDS, MAX_ATTEMPTS, RetryPolicy
-
-Duration = str | int | float
-"""``"500ms"``, ``"2s"``, ``"1.5m"``, ``"1h"``, or a plain number of seconds."""
-
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
-
-
-def parse_duration(value: Duration) -> float:
-    """Seconds, for a duration as declared; ValueError saying what is expected."""
-    if isinstance(value, bool):
-        raise ValueError("must be a duration such as 2s, 500ms, 1m or a number of seconds")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        found = _DURATION.match(value)
-        if found is None:
-            raise ValueError(
-                f"'{value}' is not a duration: write a number with a unit "
-                "(500ms, 2s, 1.5m, 1h) or a number of seconds"
-            )
-        seconds = float(found[1]) * _UNITS[found[2]]
-    if not 0 <= seconds < math.inf:
-        raise ValueError("must be a finite duration, at least 0")
-    return seconds
 
 
 @attrs.frozen

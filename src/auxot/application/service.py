@@ -7,6 +7,7 @@ root in ``auxot.entrypoints.bootstrap`` builds it from configuration.
 from __future__ import annotations
 
 from concurrent.futures import Future
+from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -18,10 +19,11 @@ from auxot.application.declarations import Applied, Declaration, apply_declarati
 from auxot.application.directory import Directory
 from auxot.application.errors import NotFoundError as NotFoundError  # re-exported
 from auxot.application.group_commit import GroupCommitter
+from auxot.application.human_steps import TaskNotFoundError, complete_step, tasks_of
 from auxot.application.keys import Authenticator, Caller, IssuedKey, issue_key, revoke_key
 from auxot.application.ports import Clock, Ids, ProviderSlots, WorkRow, WorkView
 from auxot.application.providers import ProviderPool
-from auxot.application.records import row_of
+from auxot.application.records import encode_record, row_of
 from auxot.application.stores import Registry, WorkLog
 from auxot.application.worker import Worker
 from auxot.domain.intake import Intake
@@ -144,6 +146,45 @@ class Service:
         row = self.view.get(work_id)
         assert row is not None
         return Status(row.status)
+
+    # -- human steps ----------------------------------------------------------------------
+
+    def complete_step(
+        self,
+        caller: Caller,
+        work_id: UUID,
+        step_key: str,
+        *,
+        condition: str,
+        note: str | None = None,
+        output: Any = None,
+    ) -> bytes:
+        """Act on the human step the item waits on; the item's record as saved, as JSON.
+        NotFoundError when the caller may not act on it (or it does not exist); the work
+        item's errors when its state refuses the act. Reads and writes the database."""
+        try:
+            item = complete_step(
+                self.work, self.directory, self.clock, caller, work_id, step_key,
+                condition=condition, note=note, output=output,
+            )
+        except TaskNotFoundError:
+            raise NotFoundError("work") from None
+        self.worker.events_recorded()
+        return encode_record(item)
+
+    def local_user(self, name: str) -> Caller:
+        """The caller a command-line user stands for: a user with no key, under the same
+        rules as a ``user.`` key of theirs."""
+        self.directory.refresh()
+        return Caller(
+            key_id=UUID(int=0), kind="user", owner=name, teams=self.directory.teams_of_user(name)
+        )
+
+    def tasks(
+        self, caller: Caller, limit: int, after: tuple[datetime, UUID] | None = None
+    ) -> list[WorkRow]:
+        """The human steps waiting on the caller, oldest first, after ``after``."""
+        return tasks_of(self.view, self.directory, caller, limit, after)
 
     # -- administration -----------------------------------------------------------------
 

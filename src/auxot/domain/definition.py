@@ -19,7 +19,10 @@ COMPLETE = "complete"
 DEFAULT = "default"
 """The handoff condition that fires when no other handoff of the step does."""
 
-Handler = Literal["prompt"]
+TIMEOUT = "timeout"
+"""The handoff condition a human step takes when its ``timeout`` passes."""
+
+Handler = Literal["prompt", "human"]
 
 
 @attrs.frozen
@@ -44,8 +47,8 @@ class Handoff:
 class Step:
     key: str
     handler: Handler
-    prompt: str
-    provider: str
+    prompt: str = ""
+    provider: str = ""
     handoffs: tuple[Handoff, ...] = ()
     name: str = ""
     # A JSON Schema the step's output must satisfy (treated as immutable). With one, the
@@ -54,6 +57,15 @@ class Step:
     output_schema: dict[str, Any] | None = attrs.field(default=None, hash=False)
     repair: bool = False
     retry: RetryPolicy | None = None  # None: a failed attempt fails the item
+    # Human steps only (``handler: human``): who may act, and for how long the item waits.
+    assignee: str | None = None
+    """A user name; None: any member of ``team`` may act."""
+    team: str | None = None
+    """A team name; None with no assignee: the workflow's own team."""
+    timeout: int | None = None
+    """Seconds; when they pass, the ``timeout`` handoff fires."""
+    not_by_actor_of: str | None = None
+    """An earlier human step whose actor may not act on this one (maker is not checker)."""
 
     @property
     def title(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from auxot.domain import human_steps
 from auxot.domain.definition import COMPLETE, DEFAULT, Definition, Step
 from auxot.domain.routing import is_default
 
@@ -14,6 +15,8 @@ class Problem:
 
     message: str
     step: str | None = None
+    field: str | None = None
+    """The step's field the problem is about, when it is about one."""
 
 
 @attrs.frozen
@@ -50,7 +53,9 @@ def validate(definition: Definition) -> Report:
         for key in definition.keys
         if key not in _reachable(definition)
     ]
-    warnings = [
+    human_errors, warnings = _human_step_problems(definition)
+    errors += human_errors
+    warnings += [
         Problem("has no handoff: a work item reaching it will fail (dead end)", step=s.key)
         for s in definition.steps
         if not s.handoffs
@@ -62,7 +67,11 @@ def validate(definition: Definition) -> Report:
             step=s.key,
         )
         for s in definition.steps
-        if s.handoffs and not any(is_default(h) for h in s.handoffs) and not _covered(s)
+        # A person's decision that fires no handoff is refused, so they choose again.
+        if s.handler != "human"
+        and s.handoffs
+        and not any(is_default(h) for h in s.handoffs)
+        and not _covered(s)
     ]
     # Without a schema the output is routed on only when its text is a JSON object.
     warnings += [
@@ -77,6 +86,14 @@ def validate(definition: Definition) -> Report:
         and any(not is_default(h) for h in s.handoffs)
     ]
     return Report(errors=tuple(errors), warnings=tuple(warnings))
+
+
+def _human_step_problems(definition: Definition) -> tuple[list[Problem], list[Problem]]:
+    errors, warnings = human_steps.problems(definition)
+    return (
+        [Problem(message, step=key, field=field) for key, field, message in errors],
+        [Problem(message, step=key, field=field) for key, field, message in warnings],
+    )
 
 
 def _duplicate_keys(definition: Definition) -> list[Problem]:

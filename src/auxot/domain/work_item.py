@@ -15,7 +15,8 @@ from uuid import UUID
 import attrs
 from eventsourcing.domain import Aggregate
 
-from auxot.domain.definition import COMPLETE, Definition
+from auxot.domain.definition import COMPLETE, TIMEOUT, Definition, Step
+from auxot.domain.durations import format_duration
 from auxot.domain.retry import RetryPolicy, retry_delay
 from auxot.domain.routing import choose_handoff, reported_condition
 
@@ -59,12 +60,71 @@ class StepRun:
     error: str | None = None
 
 
+class HumanStatus(StrEnum):
+    WAITING = "waiting"
+    SUCCEEDED = "succeeded"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+
+
+@attrs.define
+class Waiting:
+    """The human step an item waits on: who may act, since when, until when."""
+
+    step: str
+    assignee: str | None
+    team: str | None
+    since: datetime
+    timeout_at: datetime | None
+    not_by: str | None
+    """The user barred from acting (they acted on the step named by ``not_by_actor_of``)."""
+
+
+@attrs.define
+class HumanRun:
+    """One visit of a human step, as the item's history shows it. ``position`` is how many
+    step runs came before it, which places it among them."""
+
+    key: str
+    position: int
+    started_at: datetime
+    status: HumanStatus = HumanStatus.WAITING
+    finished_at: datetime | None = None
+    actor: str | None = None
+    condition: str | None = None
+    note: str | None = None
+    output: Any = None
+
+
 class WorkItemError(Exception):
     """A command that the item's current state does not allow."""
 
 
 class StaleAttemptError(WorkItemError):
     """An outcome for an attempt that is no longer the live one (its lease was taken over)."""
+
+
+class NotWaitingError(WorkItemError):
+    """Acting on a human step the item is not waiting on (acted already, not there yet,
+    or the item has ended)."""
+
+
+class ActorBarredError(WorkItemError):
+    """The actor acted on the step this one names in ``not_by_actor_of``: a maker may not
+    be their own checker."""
+
+
+class RefusedDecisionError(WorkItemError):
+    """A person's decision that the step cannot take; they may decide again."""
+
+
+class ReservedConditionError(RefusedDecisionError):
+    """A person reported a condition only Auxot may report (``timeout``)."""
+
+
+class UnroutableDecisionError(RefusedDecisionError):
+    """A person reported a condition that fires none of the step's handoffs: refused
+    rather than failing the item for a typo ("no handoff matched")."""
 
 
 class WorkItem(Aggregate):
@@ -141,6 +201,43 @@ class WorkItem(Aggregate):
             assert isinstance(aggregate, WorkItem)
             aggregate.current_step = self.to_step
 
+    class WaitingForHuman(Aggregate.Event):
+        step: str
+        assignee: str | None
+        team: str | None
+        timeout_at: datetime | None
+        not_by: str | None
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, WorkItem)
+            aggregate.waiting = Waiting(
+                self.step, self.assignee, self.team, self.timestamp, self.timeout_at, self.not_by
+            )
+            aggregate.human_runs.append(HumanRun(self.step, len(aggregate.runs), self.timestamp))
+            aggregate.status = Status.RUNNING
+
+    class HumanActed(Aggregate.Event):
+        step: str
+        actor: str
+        condition: str
+        note: str | None
+        output: Any
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, WorkItem)
+            run = aggregate.finish_human_run(HumanStatus.SUCCEEDED, self.timestamp)
+            run.actor, run.condition, run.note = self.actor, self.condition, self.note
+            if self.output is not None:
+                run.output = aggregate.output = self.output
+
+    class HumanTimedOut(Aggregate.Event):
+        step: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, WorkItem)
+            run = aggregate.finish_human_run(HumanStatus.TIMED_OUT, self.timestamp)
+            run.condition = TIMEOUT
+
     class Completed(Aggregate.Event):
         output: Any
 
@@ -174,6 +271,8 @@ class WorkItem(Aggregate):
             if live is not None:
                 live.status = RunStatus.CANCELLED
                 live.finished_at = self.timestamp
+            if aggregate.waiting is not None:  # the person's task is withdrawn
+                aggregate.finish_human_run(HumanStatus.CANCELLED, self.timestamp)
             aggregate.status = Status.CANCELLED
             aggregate.cancelled_by = self.by
             aggregate.finished_at = self.timestamp
@@ -210,6 +309,8 @@ class WorkItem(Aggregate):
         self.error: str | None = None
         self.finished_at: datetime | None = None
         self.retry_at: datetime | None = None  # when a scheduled retry may start
+        self.waiting: Waiting | None = None
+        self.human_runs: list[HumanRun] = []
 
     # -- commands -----------------------------------------------------------------------
 
@@ -323,6 +424,89 @@ class WorkItem(Aggregate):
             self.Failed, reason=f"step '{run.key}' failed{after}: {error}", timestamp=now
         )
 
+    def wait_for_human(self, step: Step, workflow_team: str, now: datetime) -> Waiting:
+        """Record that the item now waits on the human step ``step`` (its current step).
+
+        A step with no assignee and no team is assigned to ``workflow_team``. With
+        ``not_by_actor_of``, the user who last acted on that step is barred from this one.
+        """
+        if self.status.terminal or self.waiting is not None or self.live_run is not None:
+            raise WorkItemError(f"work item is {self.status} and cannot wait on a person now")
+        if step.key != self.current_step:
+            raise WorkItemError(f"work item is at step '{self.current_step}', not '{step.key}'")
+        if step.handler != "human":
+            raise WorkItemError(f"step '{step.key}' is a {step.handler} step, not a human step")
+        self.trigger_event(
+            self.WaitingForHuman,
+            step=step.key,
+            assignee=step.assignee,
+            team=None if step.assignee is not None else (step.team or workflow_team),
+            timeout_at=None if step.timeout is None else now + timedelta(seconds=step.timeout),
+            not_by=self._last_actor(step.not_by_actor_of),
+            timestamp=now,
+        )
+        assert self.waiting is not None
+        return self.waiting
+
+    def act(
+        self,
+        step_key: str,
+        actor: str,
+        condition: str,
+        definition: Definition,
+        now: datetime,
+        *,
+        note: str | None = None,
+        output: Any = None,
+    ) -> None:
+        """Record a person's decision on the human step the item waits on, and route by
+        the step's handoffs. ``output``, when given, becomes the item's output."""
+        waiting = self.waiting
+        if self.status.terminal or waiting is None or waiting.step != step_key:
+            raise NotWaitingError(self._not_waiting_reason(step_key))
+        if condition == TIMEOUT:
+            raise ReservedConditionError(
+                f"'{TIMEOUT}' is reported by Auxot when a step's timeout passes, not by a person"
+            )
+        step = definition.step(step_key)
+        if waiting.not_by is not None and waiting.not_by == actor:
+            raise ActorBarredError(
+                f"'{actor}' acted on step '{step.not_by_actor_of}' "
+                f"and may not also act on step '{step_key}'"
+            )
+        if choose_handoff(step, condition, self.output if output is None else output) is None:
+            names = sorted({h.condition for h in step.handoffs if h.condition} - {TIMEOUT})
+            raise UnroutableDecisionError(
+                f"condition '{condition}' fires no handoff of step '{step_key}'; "
+                f"it takes: {', '.join(names) or 'nothing a person can report'}"
+            )
+        self.trigger_event(
+            self.HumanActed,
+            step=step_key,
+            actor=actor,
+            condition=condition,
+            note=note,
+            output=output,
+            timestamp=now,
+        )
+        self._route(definition, step_key, condition, now)
+
+    def time_out(self, definition: Definition, now: datetime) -> None:
+        """The waiting step's timeout has passed: take its ``timeout`` handoff, or fail."""
+        waiting = self.waiting
+        if self.status.terminal or waiting is None or waiting.timeout_at is None:
+            raise WorkItemError("work item is not waiting on a step with a timeout")
+        if now < waiting.timeout_at:
+            raise WorkItemError(f"step '{waiting.step}' times out at {waiting.timeout_at}")
+        self.trigger_event(self.HumanTimedOut, step=waiting.step, timestamp=now)
+        step = definition.step(waiting.step)
+        if any(h.condition == TIMEOUT for h in step.handoffs):
+            self._route(definition, step.key, TIMEOUT, now)
+        else:
+            after = format_duration(round((waiting.timeout_at - waiting.since).total_seconds()))
+            reason = f"step '{step.key}' timed out after {after} and has no '{TIMEOUT}' handoff"
+            self.trigger_event(self.Failed, reason=reason, timestamp=now)
+
     def fail(self, reason: str, now: datetime) -> None:
         """End the item as failed for a cause outside any step (its workflow is gone)."""
         if self.status.terminal:
@@ -364,7 +548,7 @@ class WorkItem(Aggregate):
         return None
 
     def is_runnable(self, now: datetime) -> bool:
-        if self.status.terminal:
+        if self.status.terminal or self.waiting is not None:
             return False
         if self.retry_at is not None and now < self.retry_at:
             return False  # backing off before the next attempt
@@ -376,6 +560,8 @@ class WorkItem(Aggregate):
         """When a worker should next look at this item: None once it is terminal."""
         if self.status.terminal:
             return None
+        if self.waiting is not None:  # only its timeout, if any, needs a worker
+            return self.waiting.timeout_at
         live = self.live_run
         if live is not None:
             return live.lease_until
@@ -398,6 +584,27 @@ class WorkItem(Aggregate):
                 break
             tried += 1
         return tried
+
+    def finish_human_run(self, status: HumanStatus, at: datetime) -> HumanRun:
+        run = self.human_runs[-1]
+        run.status, run.finished_at = status, at
+        self.waiting = None
+        return run
+
+    def _last_actor(self, step_key: str | None) -> str | None:
+        acted = [r.actor for r in self.human_runs if r.key == step_key and r.actor is not None]
+        return acted[-1] if acted else None
+
+    def _not_waiting_reason(self, step_key: str) -> str:
+        if self.status.terminal:
+            return f"work item is {self.status}: there is nothing left to act on"
+        if self.waiting is not None:
+            return f"work item is waiting on step '{self.waiting.step}', not '{step_key}'"
+        ended = [r.status for r in self.human_runs if r.key == step_key]
+        if ended:
+            what = "timed out" if ended[-1] is HumanStatus.TIMED_OUT else "was already acted on"
+            return f"step '{step_key}' {what}; the item is not waiting on it"
+        return f"work item is not waiting on a person (it is at step '{self.current_step}')"
 
     def _require_live(self, attempt: int) -> StepRun:
         live = self.live_run

@@ -17,7 +17,7 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, Iterabl
 from cattrs.gen import make_dict_structure_fn
 
 from auxot.application.declarations import Declaration, DeclarationError, HandoffDecl
-from auxot.application.retry_declarations import Duration
+from auxot.domain.durations import Duration
 
 _converter = cattrs.Converter(forbid_extra_keys=True)
 
@@ -71,10 +71,8 @@ _converter.register_structure_hook(str, _exactly(str, "a string (quote it)"))
 _converter.register_structure_hook(int, _exactly(int, "an integer"))
 _converter.register_structure_hook(bool, _exactly(bool, "true or false"))
 _converter.register_structure_hook_func(_is_dict, _exactly(dict, "a mapping"))
-_converter.register_structure_hook_func(
-    lambda t: t == Duration,
-    _exactly((str, int, float), "a duration such as 2s, 500ms or 1m, or a number of seconds"),
-)
+_duration = _exactly((str, int, float), "a duration such as 2s, 500ms, 30m or 2h, or seconds")
+_converter.register_structure_hook_func(lambda t: t == Duration, _duration)
 _converter.register_structure_hook_factory(_is_tuple, _list_of)
 _converter.register_structure_hook_factory(attrs.has, _fields_of)
 
@@ -89,6 +87,14 @@ def _handoff(value: Any, type_: Any) -> HandoffDecl:
 
 _handoff_fields = _fields_of(HandoffDecl, _converter)
 _converter.register_structure_hook(HandoffDecl, _handoff)
+
+
+def _optional_duration(value: Any, _: Any) -> Any:
+    """An optional duration (a human step's ``timeout``); its value is checked on apply."""
+    return None if value is None else _duration(value, Duration)
+
+
+_converter.register_structure_hook_func(lambda t: t == (Duration | None), _optional_duration)
 
 
 class WorkflowFileError(ValueError):

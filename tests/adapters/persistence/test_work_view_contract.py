@@ -15,7 +15,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from auxot.adapters.persistence import parse_database_url
-from auxot.application.ports import WorkRow, WorkView
+from auxot.application.ports import HumanTask, WorkRow, WorkView
 from auxot.application.stores import WorkLog
 
 T0 = datetime(2025, 3, 14, 9, 26, 53, 589793, tzinfo=UTC)
@@ -247,3 +247,83 @@ def test_two_views_on_one_database_see_each_others_saves(durable_url: str) -> No
     finally:
         one.close()
         two.close()
+
+
+# -- human tasks ------------------------------------------------------------------------
+
+
+def waiting(
+    since: datetime,
+    *,
+    assignee: str | None = None,
+    team: str | None = None,
+    not_by: str | None = None,
+    timeout_at: datetime | None = None,
+    work_id: UUID | None = None,
+) -> WorkRow:
+    task = HumanTask(
+        step="review",
+        assignee=assignee,
+        team=team,
+        since=since,
+        timeout_at=timeout_at,
+        not_by=not_by,
+        input=b'{"customer": "Acme"}',
+    )
+    return attrs.evolve(row(work_id, status="running", due_at=timeout_at), task=task)
+
+
+def test_a_waiting_task_reads_back_with_its_row(opened: Opened) -> None:
+    saved = waiting(
+        T0.astimezone(PLUS_TWO), assignee="ann", not_by="bob",
+        timeout_at=T0 + timedelta(hours=2, microseconds=1),
+    )
+    opened.view.save([saved], Tracking("work", 1))
+    assert_same_row(opened.view.get(saved.work_id), saved)
+    got = opened.view.get(saved.work_id)
+    assert got is not None
+    assert got.task is not None
+    assert type(got.task.input) is bytes
+    assert got.task.since.utcoffset() is not None
+
+    # The item moves on: its task is gone, from the row and from every list.
+    moved = attrs.evolve(saved, task=None, status="completed", due_at=None, version=2)
+    opened.view.save([moved], Tracking("work", 2))
+    assert_same_row(opened.view.get(saved.work_id), moved)
+    assert opened.view.tasks("ann", [], 10) == []
+
+
+def test_tasks_are_those_of_the_user_or_their_teams_oldest_first(opened: Opened) -> None:
+    low, high = UUID(int=0x10 << 120), UUID(int=0xF0 << 120)
+    mine = waiting(T0 + timedelta(seconds=3), assignee="ann")
+    team = waiting(T0 + timedelta(seconds=1), team="support")
+    tie_high = waiting(T0 + timedelta(seconds=2), team="support", work_id=high)
+    tie_low = waiting(T0 + timedelta(seconds=2), assignee="ann", work_id=low)
+    micro = waiting(T0 + timedelta(seconds=3, microseconds=1), team="legal")
+    others = [
+        waiting(T0, assignee="bob"),  # someone else's
+        waiting(T0, team="sales"),  # a team ann is not in
+        waiting(T0, assignee="bob", team="support"),  # assigned to bob within the team
+        waiting(T0, team="support", not_by="ann"),  # ann made what this checks
+        row(status="running"),  # not waiting at all
+    ]
+    opened.view.save([micro, *others, mine, tie_high, team, tie_low], Tracking("work", 1))
+
+    expected = [team.work_id, low, high, mine.work_id, micro.work_id]
+    listed = opened.view.tasks("ann", ["support", "legal"], 100)
+    assert [r.work_id for r in listed] == expected
+    assert all(r.task is not None for r in listed)
+    assert [r.work_id for r in opened.view.tasks("ann", [], 100)] == [low, mine.work_id]
+    assert [r.work_id for r in opened.view.tasks("zed", ["legal"], 100)] == [micro.work_id]
+
+    # Paging by (since, work id): every task once, in order, whatever the page size.
+    for size in (1, 2, 3):
+        seen: list[UUID] = []
+        after = None
+        while page := opened.view.tasks("ann", {"support", "legal"}, size, after):
+            assert len(page) <= size
+            seen += [r.work_id for r in page]
+            last = page[-1]
+            assert last.task is not None
+            after = (last.task.since, last.work_id)
+        assert seen == expected

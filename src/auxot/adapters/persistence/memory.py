@@ -43,6 +43,26 @@ class MemoryWorkView(POPOTrackingRecorder):
         due.sort(key=lambda r: (r.due_at, r.work_id))
         return [r.work_id for r in due[offset : offset + limit]]
 
+    def tasks(
+        self,
+        user: str,
+        teams: Collection[str],
+        limit: int,
+        after: tuple[datetime, UUID] | None = None,
+    ) -> list[WorkRow]:
+        with self._database_lock:
+            rows = list(self._rows.values())
+        waiting = [
+            r
+            for r in rows
+            if r.task is not None
+            and r.task.not_by != user
+            and (r.task.assignee == user or (r.task.assignee is None and r.task.team in teams))
+            and (after is None or (r.task.since, r.work_id) > after)
+        ]
+        waiting.sort(key=lambda r: (r.task.since, r.work_id))  # type: ignore[union-attr]
+        return waiting[:limit]
+
 
 class MemoryProviderSlots:
     """Provider slots within one process: the ``memory://`` store is not shared wider."""

@@ -4,7 +4,7 @@ its pool."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,7 +13,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresRecorder, Postgres
 from psycopg.sql import SQL, Composed, Identifier
 
 from auxot.adapters.persistence.rows import loaded_intake, stored_intake
-from auxot.application.ports import WorkRow
+from auxot.application.ports import HumanTask, WorkRow
 
 
 def _table(datastore: PostgresDatastore, name: str) -> Composed:
@@ -22,12 +22,20 @@ def _table(datastore: PostgresDatastore, name: str) -> Composed:
 
 
 _COLUMNS = SQL("work_id, intake_id, workflow_id, status, version, due_at, updated_at, record")
+_SELECT = SQL(
+    "SELECT w.work_id, w.intake_id, w.workflow_id, w.status, w.version, w.due_at, "
+    "w.updated_at, w.record, t.step, t.assignee, t.team, t.since, t.timeout_at, t.not_by, "
+    "t.input FROM {0} w LEFT JOIN {1} t ON t.work_id = w.work_id"
+)
 
 
 class PostgresWorkView(PostgresTrackingRecorder):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self._table = _table(datastore, "work_status")
+        # The human step an item waits on, if any: a row per waiting item.
+        self._tasks = _table(datastore, "human_tasks")
+        self._select = _SELECT.format(self._table, self._tasks)
         self.sql_create_statements.extend(
             [
                 SQL(
@@ -40,6 +48,15 @@ class PostgresWorkView(PostgresTrackingRecorder):
                     "CREATE INDEX IF NOT EXISTS work_status_due ON {0} (due_at) "
                     "WHERE due_at IS NOT NULL"
                 ).format(self._table),
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0} ("
+                    "work_id uuid PRIMARY KEY, step text NOT NULL, assignee text, team text, "
+                    "since timestamptz NOT NULL, timeout_at timestamptz, not_by text, "
+                    "input bytea NOT NULL)"
+                ).format(self._tasks),
+                SQL(
+                    "CREATE INDEX IF NOT EXISTS human_tasks_since ON {0} (since, work_id)"
+                ).format(self._tasks),
             ]
         )
 
@@ -69,21 +86,32 @@ class PostgresWorkView(PostgresTrackingRecorder):
                     for r in rows
                 ],
             )
+            if rows:
+                curs.execute(
+                    SQL("DELETE FROM {0} WHERE work_id = ANY(%s)").format(self._tasks),
+                    ([r.work_id for r in rows],),
+                )
+            tasks = [(r.work_id, r.task) for r in rows if r.task is not None]
+            if tasks:
+                curs.executemany(
+                    SQL(
+                        "INSERT INTO {0} (work_id, step, assignee, team, since, timeout_at, "
+                        "not_by, input) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                    ).format(self._tasks),
+                    [
+                        (w, t.step, t.assignee, t.team, t.since, t.timeout_at, t.not_by, t.input)
+                        for w, t in tasks
+                    ],
+                )
             self._insert_tracking(curs, tracking)
 
     def get(self, work_id: UUID) -> WorkRow | None:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
-                SQL("SELECT {1} FROM {0} WHERE work_id = %s").format(self._table, _COLUMNS),
-                (work_id,),
-                prepare=True,
+                SQL("{0} WHERE w.work_id = %s").format(self._select), (work_id,), prepare=True
             )
             found = curs.fetchone()
-        if found is None:
-            return None
-        fields = {k: found[k] for k in _FIELDS}
-        fields["intake_id"] = loaded_intake(fields["intake_id"])
-        return WorkRow(**fields)
+        return None if found is None else _row(found)
 
     def due(
         self, now: datetime, limit: int, offset: int = 0, held: Collection[UUID] = ()
@@ -99,6 +127,25 @@ class PostgresWorkView(PostgresTrackingRecorder):
                 prepare=True,
             )
             return [r["work_id"] for r in curs.fetchall()]
+
+    def tasks(
+        self,
+        user: str,
+        teams: Collection[str],
+        limit: int,
+        after: tuple[datetime, UUID] | None = None,
+    ) -> list[WorkRow]:
+        position = after if after is not None else (datetime.min.replace(tzinfo=UTC), UUID(int=0))
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL(
+                    "{0} WHERE (t.assignee = %s OR (t.assignee IS NULL AND t.team = ANY(%s))) "
+                    "AND (t.not_by IS NULL OR t.not_by <> %s) AND (t.since, t.work_id) > (%s, %s) "
+                    "ORDER BY t.since, t.work_id LIMIT %s"
+                ).format(self._select),
+                (user, sorted(teams), user, position[0], position[1], limit),
+            )
+            return [_row(r) for r in curs.fetchall()]
 
 
 _FIELDS = (
@@ -183,3 +230,22 @@ class PostgresProviderSlots(PostgresRecorder):
                 (provider, holder),
                 prepare=True,
             )
+
+
+def _row(found: Any) -> WorkRow:
+    task = (
+        None
+        if found["step"] is None
+        else HumanTask(
+            step=found["step"],
+            assignee=found["assignee"],
+            team=found["team"],
+            since=found["since"],
+            timeout_at=found["timeout_at"],
+            not_by=found["not_by"],
+            input=bytes(found["input"]),
+        )
+    )
+    fields = {k: found[k] for k in _FIELDS}
+    fields["intake_id"] = loaded_intake(fields["intake_id"])
+    return WorkRow(**fields, task=task)

@@ -19,7 +19,7 @@ from eventsourcing.sqlite import (
 )
 
 from auxot.adapters.persistence.rows import loaded_intake, stored_intake
-from auxot.application.ports import WorkRow
+from auxot.application.ports import HumanTask, WorkRow
 
 
 class RegistryEventsRecorder(SQLiteApplicationRecorder):
@@ -43,6 +43,13 @@ def events_recorder_topic(app_name: str) -> str:
 
 
 _COLUMNS = "work_id, intake_id, workflow_id, status, version, due_at, updated_at, record"
+# The human step an item waits on, if any: a row per waiting item, beside its status row.
+_TASK_COLUMNS = "step, assignee, team, since, timeout_at, not_by, input"
+_SELECT = (
+    "SELECT w.work_id, w.intake_id, w.workflow_id, w.status, w.version, w.due_at, "
+    "w.updated_at, w.record, t.step, t.assignee, t.team, t.since, t.timeout_at, t.not_by, "
+    "t.input FROM work_status w LEFT JOIN human_tasks t ON t.work_id = w.work_id"
+)
 
 
 class SQLiteWorkView(SQLiteTrackingRecorder):
@@ -55,6 +62,11 @@ class SQLiteWorkView(SQLiteTrackingRecorder):
             "updated_at REAL NOT NULL, record BLOB NOT NULL) WITHOUT ROWID",
             "CREATE INDEX IF NOT EXISTS work_status_due ON work_status (due_at) "
             "WHERE due_at IS NOT NULL",
+            "CREATE TABLE IF NOT EXISTS human_tasks ("
+            "work_id TEXT PRIMARY KEY, step TEXT NOT NULL, assignee TEXT, team TEXT, "
+            "since REAL NOT NULL, timeout_at REAL, not_by TEXT, input BLOB NOT NULL) "
+            "WITHOUT ROWID",
+            "CREATE INDEX IF NOT EXISTS human_tasks_since ON human_tasks (since, work_id)",
         ]
 
     def save(self, rows: Sequence[WorkRow], tracking: Tracking) -> None:
@@ -64,14 +76,19 @@ class SQLiteWorkView(SQLiteTrackingRecorder):
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [_params(row) for row in rows],
             )
+            c.executemany(
+                "DELETE FROM human_tasks WHERE work_id = ?", [(row.work_id.hex,) for row in rows]
+            )
+            c.executemany(
+                f"INSERT INTO human_tasks (work_id, {_TASK_COLUMNS}) "  # noqa: S608
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [_task_params(row) for row in rows if row.task is not None],
+            )
             self._insert_tracking(c, tracking)
 
     def get(self, work_id: UUID) -> WorkRow | None:
         with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                f"SELECT {_COLUMNS} FROM work_status WHERE work_id = ?",  # noqa: S608
-                (work_id.hex,),
-            )
+            c.execute(f"{_SELECT} WHERE w.work_id = ?", (work_id.hex,))
             found = c.fetchone()
         return None if found is None else _row(found)
 
@@ -92,6 +109,25 @@ class SQLiteWorkView(SQLiteTrackingRecorder):
             )
             return [UUID(hex=r[0]) for r in c.fetchall()]
 
+    def tasks(
+        self,
+        user: str,
+        teams: Collection[str],
+        limit: int,
+        after: tuple[datetime, UUID] | None = None,
+    ) -> list[WorkRow]:
+        teams = sorted(teams)
+        in_teams = ", ".join("?" for _ in teams) or "NULL"
+        since, work = (after[0].timestamp(), after[1].hex) if after else (float("-inf"), "")
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"{_SELECT} WHERE (t.assignee = ? OR (t.assignee IS NULL "
+                f"AND t.team IN ({in_teams}))) AND (t.not_by IS NULL OR t.not_by != ?) "
+                "AND (t.since, t.work_id) > (?, ?) ORDER BY t.since, t.work_id LIMIT ?",
+                (user, *teams, user, since, work, limit),
+            )
+            return [_row(r) for r in c.fetchall()]
+
 
 def _params(row: WorkRow) -> tuple[Any, ...]:
     return (
@@ -106,6 +142,25 @@ def _params(row: WorkRow) -> tuple[Any, ...]:
     )
 
 
+def _task_params(row: WorkRow) -> tuple[Any, ...]:
+    task = row.task
+    assert task is not None
+    return (
+        row.work_id.hex,
+        task.step,
+        task.assignee,
+        task.team,
+        task.since.timestamp(),
+        None if task.timeout_at is None else task.timeout_at.timestamp(),
+        task.not_by,
+        task.input,
+    )
+
+
+def _instant(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
 def _row(r: Any) -> WorkRow:
     return WorkRow(
         work_id=UUID(hex=r[0]),
@@ -113,9 +168,20 @@ def _row(r: Any) -> WorkRow:
         workflow_id=UUID(hex=r[2]),
         status=r[3],
         version=r[4],
-        due_at=None if r[5] is None else datetime.fromtimestamp(r[5], UTC),
+        due_at=_instant(r[5]),
         updated_at=datetime.fromtimestamp(r[6], UTC),
         record=bytes(r[7]),
+        task=None
+        if r[8] is None
+        else HumanTask(
+            step=r[8],
+            assignee=r[9],
+            team=r[10],
+            since=datetime.fromtimestamp(r[11], UTC),
+            timeout_at=_instant(r[12]),
+            not_by=r[13],
+            input=bytes(r[14]),
+        ),
     )
 
 

@@ -22,7 +22,9 @@ from auxot.application.lifecycle import Lifecycle
 from auxot.application.refs import format_ref, parse_ref
 from auxot.application.service import NotFoundError, Service
 from auxot.domain.identity import workflow_id
+from auxot.domain.work_item import WorkItemError
 from auxot.entrypoints.bootstrap import bootstrap
+from auxot.entrypoints.http.tasks import task_of_row
 from auxot.entrypoints.settings import Settings, SettingsError
 from auxot.entrypoints.workflow_file import WorkflowFileError, load_declaration, locate
 
@@ -275,6 +277,64 @@ _workflow_command(
     "activate",
     "Activate workflow NAME: the items it held start in arrival order. Idempotent.",
 )
+
+
+@cli.group()
+def tasks() -> None:
+    """Human steps: list those waiting on a user, act on one."""
+
+
+@tasks.command("list")
+@click.option("--user", required=True, help="The user whose tasks to list.")
+@click.option("--limit", type=click.IntRange(1, 100), default=100, show_default=True)
+@_DATABASE
+def tasks_list(user: str, limit: int, database_url: str | None) -> None:
+    """Print the human steps waiting on USER as JSON, oldest first."""
+    service = _service(_settings(database_url=database_url), run_worker=False)
+    try:
+        rows = service.tasks(service.local_user(user), limit)
+    finally:
+        service.close()
+    click.echo(msgspec.json.format(msgspec.json.encode([task_of_row(r) for r in rows])).decode())
+
+
+@tasks.command("complete")
+@click.argument("work_id")
+@click.argument("step")
+@click.option("--user", required=True, help="Act as this user (same rules as their key).")
+@click.option("--condition", required=True, help="approved, rejected, or any handoff's name.")
+@click.option("--note", default=None, help="A note kept with the decision.")
+@click.option("--output", "output_json", default=None, metavar="JSON", help="The step's output.")
+@_DATABASE
+def tasks_complete(
+    work_id: str,
+    step: str,
+    user: str,
+    condition: str,
+    note: str | None,
+    output_json: str | None,
+    database_url: str | None,
+) -> None:
+    """Act on STEP of WORK_ID as USER; print the work item's record as JSON."""
+    parsed = parse_ref("work", work_id)
+    if parsed is None:
+        _fail(f"'{work_id}' is not a work id (work_ followed by 32 hex digits)", code=2)
+    try:
+        output = None if output_json is None else json.loads(output_json)
+    except json.JSONDecodeError as exc:
+        _fail(f"--output is not valid JSON: {exc}", code=2)
+    service = _service(_settings(database_url=database_url), run_worker=False)
+    try:
+        record = service.complete_step(
+            service.local_user(user), parsed, step, condition=condition, note=note, output=output
+        )
+    except NotFoundError:
+        _fail(f"no work item {work_id} with a step '{step}' that {user} may act on")
+    except WorkItemError as exc:
+        _fail(str(exc))
+    finally:
+        service.close()
+    click.echo(msgspec.json.format(record).decode())
 
 
 @cli.command()

@@ -15,6 +15,7 @@ from auxot.entrypoints.http.admin import ADMIN_CONTROLLERS
 from auxot.entrypoints.http.intake import IntakeController
 from auxot.entrypoints.http.intake_fast_path import SERVICE_STATE_KEY
 from auxot.entrypoints.http.problems import internal_error
+from auxot.entrypoints.http.tasks import TasksController
 from auxot.entrypoints.http.wire import Health
 from auxot.entrypoints.http.work import WorkController
 from auxot.entrypoints.http.workflows import WorkflowController
@@ -45,6 +46,7 @@ def create_app(
             IntakeController,
             WorkflowController,
             WorkController,
+            TasksController,
             *ADMIN_CONTROLLERS,
         ],
         dependencies={"service": Provide(provide_service, use_cache=True)},
