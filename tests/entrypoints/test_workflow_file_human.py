@@ -55,7 +55,10 @@ def test_a_timeout_is_seconds_or_a_duration(written: str, seconds: int) -> None:
 
 @pytest.mark.parametrize(
     ("written", "message"),
-    [("[2]", "must be a duration such as 2s, 500ms, 30m or 2h, or seconds, not a list"), ("true", "boolean")],
+    [
+        ("[2]", "must be a duration such as 2s, 500ms, 30m or 2h, or seconds, not a list"),
+        ("true", "boolean"),
+    ],
 )
 def test_a_timeout_of_the_wrong_type_names_its_line(written: str, message: str) -> None:
     with pytest.raises(WorkflowFileError) as raised:
