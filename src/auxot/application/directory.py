@@ -17,10 +17,12 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from auxot.application.stores import Registry
+from auxot.domain.agent import Agent
 from auxot.domain.api_key import ApiKey
 from auxot.domain.intake import Intake
 from auxot.domain.provider import Provider
 from auxot.domain.team import Team
+from auxot.domain.tool import Tool
 from auxot.domain.workflow import Workflow
 
 
@@ -34,6 +36,8 @@ class Directory:
         self._by_id: dict[UUID, Aggregate] = {}
         self.teams_by_name: dict[str, Team] = {}
         self.providers_by_name: dict[str, Provider] = {}
+        self.tools_by_name: dict[str, Tool] = {}
+        self.agents_by_team: dict[tuple[UUID, str], Agent] = {}
 
     @property
     def position(self) -> int:
@@ -82,6 +86,10 @@ class Directory:
             self.teams_by_name[aggregate.name] = aggregate
         elif isinstance(aggregate, Provider):
             self.providers_by_name[aggregate.name] = aggregate
+        elif isinstance(aggregate, Tool):
+            self.tools_by_name[aggregate.name] = aggregate
+        elif isinstance(aggregate, Agent):
+            self.agents_by_team[(aggregate.team_id, aggregate.name)] = aggregate
 
     def _get(self, cls: type[Any], id: UUID) -> Any:
         found = self._by_id.get(id)
@@ -101,6 +109,13 @@ class Directory:
 
     def provider(self, name: str) -> Provider | None:
         return self.providers_by_name.get(name)
+
+    def tool(self, name: str) -> Tool | None:
+        return self.tools_by_name.get(name)
+
+    def agent(self, team_id: UUID, name: str) -> Agent | None:
+        """The team's agent of that name (agent steps name agents of their team)."""
+        return self.agents_by_team.get((team_id, name))
 
     def teams_of_user(self, user: str) -> frozenset[UUID]:
         # A copy: the refresh thread may add teams while a request reads them.

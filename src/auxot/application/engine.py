@@ -22,13 +22,16 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
 
+from auxot.application.agent_steps import AgentSteps
 from auxot.application.directory import Directory
-from auxot.application.ports import Clock, PromptRequest, ProviderError, WorkView
+from auxot.application.ports import Clock, Completion, PromptRequest, ProviderError, WorkView
 from auxot.application.prompts import TemplateError, render
 from auxot.application.providers import ProviderPool
 from auxot.application.refs import format_ref
 from auxot.application.step_threads import StepThreads
 from auxot.application.stores import WorkLog
+from auxot.application.tools import Toolbox
+from auxot.domain.agent import Agent
 from auxot.domain.definition import Definition, Step
 from auxot.domain.provider import Provider as ProviderRecord
 from auxot.domain.work_item import RunStatus, WorkItem
@@ -51,6 +54,8 @@ class Engine:
         batch: int = 64,
         max_pages: int = 16,
         on_recorded: Callable[[], None] = lambda: None,
+        toolbox: Toolbox | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._work = work
         self._view = view
@@ -71,6 +76,7 @@ class Engine:
         self._busy: Counter[str] = Counter()
         self._waiting: dict[UUID, str] = {}  # due items known to wait for a full provider
         self._max_pages = max_pages
+        self._agents = AgentSteps(directory, providers, toolbox or Toolbox({}), monotonic)
 
     def dispatch(self) -> int:
         """Claim and start what is due and fits its provider's limit; returns how many.
@@ -134,7 +140,7 @@ class Engine:
             self._record(item, lambda: item.fail(f"cannot run: {located}", now))
             return 0
         definition, step, provider = located
-        lease = timedelta(seconds=self._providers.timeout_of(provider)) + self._lease_grace
+        lease = timedelta(seconds=self._step_seconds(item, step, provider)) + self._lease_grace
         if not self._take_slot(provider):
             # Full: the item stays due, in arrival order, and waits its turn.
             with self._lock:
@@ -164,12 +170,18 @@ class Engine:
             return "its workflow no longer exists"
         definition = workflow.definition(item.workflow_version)
         step = definition.step(item.current_step)
-        provider = self._directory.provider(step.provider)
+        provider_name = step.provider
+        if step.handler == "agent":
+            agent = self._agents.agent(workflow.team_id, step)
+            if agent is None:
+                return f"step '{step.key}' names unknown agent '{step.agent}'"
+            provider_name = agent.provider
+        provider = self._directory.provider(provider_name)
         if provider is None:
             self._directory.refresh()
-            provider = self._directory.provider(step.provider)
+            provider = self._directory.provider(provider_name)
         if provider is None:
-            return f"step '{step.key}' names unknown provider '{step.provider}'"
+            return f"step '{step.key}' names unknown provider '{provider_name}'"
         return definition, step, provider
 
     def _run(
@@ -211,6 +223,8 @@ class Engine:
         """The provider's completion, or ``(error, retryable)`` when the step failed."""
         try:
             prompt = render(step.prompt, _context(item))
+            if step.handler == "agent":
+                return self._agent_step(item, attempt, step, provider, prompt)
             return self._providers.complete(
                 provider,
                 PromptRequest(prompt=prompt, work_id=item.id, step=step.key, attempt=attempt),
@@ -222,6 +236,32 @@ class Engine:
         except Exception as exc:
             log.exception("provider '%s' raised", provider.name)
             return f"{type(exc).__name__}: {exc}", False
+
+    def _step_seconds(self, item: WorkItem, step: Step, provider: ProviderRecord) -> float:
+        """The longest the step may take: one call, or an agent's whole loop."""
+        agent = self._agent_of(item, step)
+        if step.handler == "agent" and agent is not None:
+            return self._agents.lease_seconds(agent, provider)
+        return self._providers.timeout_of(provider)
+
+    def _agent_of(self, item: WorkItem, step: Step) -> Agent | None:
+        workflow = self._directory.workflow(item.workflow_id)
+        return self._agents.agent(workflow.team_id, step) if workflow is not None else None
+
+    def _agent_step(
+        self, item: WorkItem, attempt: int, step: Step, provider: ProviderRecord, task: str
+    ) -> Completion | tuple[str, bool]:
+        """Run the agent loop; its calls are recorded (pending, saved with the outcome)."""
+        agent = self._agent_of(item, step)
+        if agent is None:
+            return f"step '{step.key}' names unknown agent '{step.agent}'", False
+        result = self._agents.run(
+            agent, provider, task, work_id=item.id, step=step.key, attempt=attempt
+        )
+        item.record_calls(attempt, list(result.calls), self._clock.now())
+        if result.output is None:
+            return result.error or "the agent failed", result.retryable
+        return Completion(text=result.output, model=result.model, usage=result.usage)
 
     def _record(self, item: WorkItem, change: Callable[[], None]) -> None:
         if self._abandoned:

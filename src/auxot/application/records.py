@@ -27,6 +27,10 @@ class StepRecord(msgspec.Struct, kw_only=True):
     tokens: dict[str, int] | None
     error: str | None
     output: Any = None
+    calls: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    """An agent step's model and tool calls: ``kind`` (model or tool), ``turn``,
+    ``duration_ms``, and ``model``/``tokens`` or ``tool``/``arguments``/``result``;
+    ``error`` when one failed."""
 
 
 class WorkRecord(msgspec.Struct, kw_only=True):
@@ -78,6 +82,7 @@ def _step_record(run: StepRun) -> StepRecord:
         tokens=run.tokens,
         error=run.error,
         output=run.output,
+        calls=run.calls,
     )
 
 

@@ -16,7 +16,7 @@ COMPLETE = "complete"
 DEFAULT = "default"
 """The handoff condition that fires when no other handoff of the step does."""
 
-Handler = Literal["prompt"]
+Handler = Literal["prompt", "agent"]
 
 
 @attrs.frozen
@@ -32,9 +32,12 @@ class Step:
     key: str
     handler: Handler
     prompt: str
-    provider: str
+    provider: str = ""
     handoffs: tuple[Handoff, ...] = ()
     name: str = ""
+    agent: str | None = None
+    """The agent an ``agent`` step runs (its ``prompt`` is the task); such a step takes
+    its provider from the agent."""
 
     @property
     def title(self) -> str:

@@ -13,6 +13,8 @@ class Problem:
 
     message: str
     step: str | None = None
+    field: str | None = None
+    """The step's field at fault, when one is."""
 
 
 @attrs.frozen
@@ -30,7 +32,10 @@ class InvalidDefinitionError(ValueError):
         self.workflow = workflow
         self.errors = errors
         details = "; ".join(
-            f"step '{p.step}': {p.message}" if p.step else p.message for p in errors
+            f"step '{p.step}'{f' {p.field}' if p.field else ''}: {p.message}"
+            if p.step
+            else p.message
+            for p in errors
         )
         super().__init__(f"workflow '{workflow}' is invalid: {details}")
 
@@ -40,6 +45,7 @@ def validate(definition: Definition) -> Report:
     if not definition.steps:
         return Report(errors=(Problem("a workflow needs at least one step"),), warnings=())
     errors = [*_duplicate_keys(definition), *_unknown_targets(definition)]
+    errors += _handler_fields(definition)
     errors += [
         Problem("is unreachable from the entry step", step=key)
         for key in definition.keys
@@ -58,7 +64,7 @@ def validate(definition: Definition) -> Report:
             step=s.key,
         )
         for s in definition.steps
-        if s.handler == "prompt"
+        if s.handler in ("prompt", "agent")
         for h in s.handoffs
         if h.condition != DEFAULT
     ]
@@ -74,6 +80,31 @@ def _duplicate_keys(definition: Definition) -> list[Problem]:
         seen.add(key)
     if COMPLETE in seen:
         problems.append(Problem(f"'{COMPLETE}' is reserved as a handoff target", step=COMPLETE))
+    return problems
+
+
+def _handler_fields(definition: Definition) -> list[Problem]:
+    """Prompt steps name a provider; agent steps name an agent, which names the provider."""
+    problems = []
+    for s in definition.steps:
+        if s.handler == "agent":
+            if not s.agent:
+                problems.append(Problem("is required", step=s.key, field="agent"))
+            if s.provider:
+                problems.append(
+                    Problem(
+                        "an agent step takes its provider from its agent",
+                        step=s.key,
+                        field="provider",
+                    )
+                )
+        elif s.handler == "prompt":
+            if not s.provider:
+                problems.append(Problem("is required", step=s.key, field="provider"))
+            if s.agent is not None:
+                problems.append(
+                    Problem("only agent steps name an agent", step=s.key, field="agent")
+                )
     return problems
 
 

@@ -8,9 +8,11 @@ from datetime import timedelta
 
 from auxot.adapters.clock import SystemClock
 from auxot.adapters.ids import RandomIds
+from auxot.adapters.net_guard import NetGuard
 from auxot.adapters.persistence import parse_database_url
 from auxot.adapters.providers.openai import openai_factory
 from auxot.adapters.providers.scripted import ScriptedProvider
+from auxot.adapters.tools.http_tool import http_tool_factory
 from auxot.application.directory import Directory
 from auxot.application.engine import Engine
 from auxot.application.group_commit import GroupCommitter
@@ -19,6 +21,7 @@ from auxot.application.projection import WorkProjection
 from auxot.application.providers import ProviderPool
 from auxot.application.service import Service
 from auxot.application.stores import Registry, WorkLog
+from auxot.application.tools import Toolbox
 from auxot.application.worker import Worker
 from auxot.entrypoints.settings import Settings
 
@@ -48,6 +51,8 @@ def bootstrap(
         providers or {"scripted": ScriptedProvider, "openai": openai_factory(settings.secrets)}
     )
     projection = WorkProjection(work, view)
+    guard = NetGuard(allow_private=settings.allow_private_urls, allow=settings.url_allow_list)
+    toolbox = Toolbox({"http": http_tool_factory(guard)})
 
     def wake() -> None:
         worker.events_recorded()
@@ -63,6 +68,7 @@ def bootstrap(
             lease_grace=timedelta(seconds=settings.lease_grace_seconds),
             threads=settings.step_threads,
             on_recorded=wake,
+            toolbox=toolbox,
         )
         if run_worker
         else None
@@ -87,4 +93,5 @@ def bootstrap(
         worker=worker,
         clock=clock,
         ids=ids,
+        toolbox=toolbox,
     )

@@ -9,6 +9,9 @@ Settings (all optional):
            call as a retryable timeout once ``timeout`` has passed;
   model:   the model name to report (default ``scripted``).
 With no reply configured it answers with the rendered prompt itself.
+
+It can run agent steps too (``chat``), answering the task (the last user message) as it
+answers a prompt, without ever asking for a tool: agents on it finish in one turn.
 """
 
 from __future__ import annotations
@@ -18,7 +21,15 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from auxot.application.ports import Completion, PromptRequest, ProviderError, Usage
+from auxot.application.ports import (
+    ChatMessage,
+    ChatRequest,
+    ChatTurn,
+    Completion,
+    PromptRequest,
+    ProviderError,
+    Usage,
+)
 from auxot.application.prompts import render
 from auxot.application.providers import DEFAULT_TIMEOUT_SECONDS
 
@@ -63,6 +74,17 @@ class ScriptedProvider:
             prompt_tokens=len(request.prompt.split()), completion_tokens=len(text.split())
         )
         return Completion(text=text, model=self._model, usage=usage)
+
+    def chat(self, request: ChatRequest) -> ChatTurn:
+        task = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+        completion = self.complete(
+            PromptRequest(
+                prompt=task or "", work_id=request.work_id, step=request.step,
+                attempt=request.attempt,
+            )
+        )
+        message = ChatMessage(role="assistant", content=completion.text)
+        return ChatTurn(message=message, model=completion.model, usage=completion.usage)
 
     def close(self) -> None:
         self._closed.set()
