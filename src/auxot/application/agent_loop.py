@@ -143,6 +143,8 @@ class AgentLoop:
             error: str | None = f"the arguments are not valid JSON: {exc}"
         else:
             error = None if isinstance(arguments, dict) else "the arguments must be a JSON object"
+        if error is not None:
+            arguments = call.arguments_json  # recorded verbatim
         result: Any = None
         if error is None:
             if tool is None:
