@@ -29,7 +29,7 @@ from auxot.application.ports import Tool, ToolError
 from auxot.application.projection import WorkProjection
 from auxot.application.records import decode_record
 from auxot.application.refs import parse_ref
-from auxot.application.tools import PythonTool
+from auxot.application.tools import PythonTool, Toolbox
 from auxot.domain.agent import Agent
 from tests.application.builders import ids_of, memory_service
 from tests.fakes.openai_server import FakeOpenAI, error, reply, tool_call, tool_calls
@@ -282,13 +282,16 @@ def agent_declaration(provider: ProviderDecl, max_turns: int = 3) -> Declaration
     )
 
 
-def run_in_engine(declaration: Declaration, payload: dict[str, Any]) -> tuple[Any, Any]:
+def run_in_engine(
+    declaration: Declaration, payload: dict[str, Any], *, worker_has_tools: bool = True
+) -> tuple[Any, Any]:
     clock = ManualClock()
     service = memory_service(clock, providers={"openai": openai_factory({})})
     service.toolbox.register("priority_of", lambda plan: "high")
     engine = Engine(
         service.work, service.view, service.directory, service.providers, clock,
-        worker_id="worker-a", lease_grace=timedelta(seconds=1), toolbox=service.toolbox,
+        worker_id="worker-a", lease_grace=timedelta(seconds=1),
+        toolbox=service.toolbox if worker_has_tools else Toolbox({}),
     )
     projection = WorkProjection(service.work, service.view)
     try:
@@ -341,3 +344,18 @@ def test_an_agent_step_that_fails_records_its_calls_too(llm: FakeOpenAI) -> None
     assert record.status == "failed"
     assert record.error == "step 'triage' failed: agent 'triager' did not finish within 2 turns"
     assert len(record.steps[0].calls) == 4
+
+
+def test_a_worker_without_one_of_the_agents_tools_fails_the_step_without_a_call(
+    llm: FakeOpenAI,
+) -> None:
+    provider = ProviderDecl("llm", "openai", settings={"base_url": llm.base_url, "model": "m"})
+    record, _ = run_in_engine(
+        agent_declaration(provider), {"subject": "Login"}, worker_has_tools=False
+    )
+    assert record.status == "failed"
+    assert record.error == (
+        "step 'triage' failed: agent 'triager' cannot run: "
+        "tool 'priority_of' is not registered in this process"
+    )
+    assert llm.requests == []

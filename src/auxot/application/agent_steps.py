@@ -53,7 +53,11 @@ class AgentSteps:
         step: str,
         attempt: int,
     ) -> AgentResult:
-        tools, _ = self._tools(agent)
+        tools, missing = self._tools(agent)
+        if missing:
+            # Running without a tool the agent was given would change what it does.
+            reason = f"agent '{agent.name}' cannot run: {'; '.join(missing)}"
+            return AgentResult(calls=(), error=reason)
 
         def chat(request: ChatRequest) -> ChatTurn:
             return self._providers.chat(provider, request)
