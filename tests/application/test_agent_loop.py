@@ -186,6 +186,18 @@ def test_arguments_that_are_not_a_json_object_are_told_to_the_model(
     assert problem in json.loads(tool_messages(llm, 1)[0]["content"])["error"]
 
 
+def test_arguments_that_do_not_match_the_schema_are_told_to_the_model_not_the_tool(
+    llm: FakeOpenAI,
+) -> None:
+    llm.script(tool_call("priority_of", {"plan": 3}), reply("ok"))
+    result = run_loop(llm, python_tools())
+    assert result.output == "ok"
+    assert result.calls[1]["error"] == (
+        "the arguments do not match the tool's parameters: plan: 3 is not of type 'string'"
+    )
+    assert result.calls[1]["arguments"] == {"plan": 3}
+
+
 def test_several_tool_calls_in_one_turn_are_all_answered_in_order(llm: FakeOpenAI) -> None:
     llm.script(
         tool_calls(("priority_of", {"plan": "enterprise"}), ("priority_of", {"plan": "free"})),

@@ -27,6 +27,7 @@ from typing import Any
 from uuid import UUID
 
 import attrs
+import jsonschema
 
 from auxot.application.ports import (
     ChatMessage,
@@ -150,6 +151,8 @@ class AgentLoop:
             if tool is None:
                 available = ", ".join(sorted(self.tools)) or "none"
                 error = f"unknown tool '{call.name}' (available: {available})"
+            elif (mismatch := arguments_problem(tool, arguments)) is not None:
+                error = f"the arguments do not match the tool's parameters: {mismatch}"
             else:
                 try:
                     result = _plain(tool.call(arguments))
@@ -211,6 +214,17 @@ class AgentLoop:
 
     def _millis_since(self, started: float) -> int:
         return max(0, round((self.monotonic() - started) * 1000))
+
+
+def arguments_problem(tool: Tool, arguments: dict[str, Any]) -> str | None:
+    """Why ``arguments`` do not satisfy the tool's parameter schema; None when they do
+    (a tool is never called with arguments it did not declare)."""
+    validator = jsonschema.Draft202012Validator(dict(tool.spec.parameters))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path)
+    return f"{where}: {error.message}" if where else error.message
 
 
 def _add(total: Usage | None, more: Usage | None) -> Usage | None:

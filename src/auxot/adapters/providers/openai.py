@@ -8,7 +8,8 @@ Settings:
                token (optional; when named, the variable must be set);
   timeout:     seconds one call may take (default 60); the step's lease derives from it;
   temperature, max_tokens: passed through to the endpoint (optional);
-  system:      a system prompt sent before the step's prompt (optional).
+  system:      a system prompt sent before a prompt step's prompt (optional; agent
+               steps send their agent's instructions instead).
 
 ``complete`` runs a prompt step (one user message); ``chat`` runs one turn of an agent
 step: the whole conversation so far, and the agent's tools as OpenAI function tools
