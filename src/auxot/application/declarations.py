@@ -1,7 +1,6 @@
 """Declarations: the desired set of teams, providers, tools, agents, workflows and
-intakes, applied
-idempotently. Everything is checked first and saved in one transaction, so a broken
-declaration changes nothing.
+intakes, applied idempotently. Everything is checked first and saved in one
+transaction, so a broken declaration changes nothing.
 """
 
 from __future__ import annotations
