@@ -77,9 +77,11 @@ def tool_server() -> Iterator[ToolServer]:
         yield server
 
 
-def run(llm: FakeOpenAI, tool_server: ToolServer, **input: Any) -> WorkRecord:
+def run(
+    llm: FakeOpenAI, tool_server: ToolServer, database_url: str = "memory://", **input: Any
+) -> WorkRecord:
     with auxot.connect(
-        "memory://",
+        database_url,
         poll_interval=0.05,
         url_allow_list=("127.0.0.1",),
         tools={"priority_of": priority_of},
@@ -90,14 +92,17 @@ def run(llm: FakeOpenAI, tool_server: ToolServer, **input: Any) -> WorkRecord:
 
 
 def test_an_agent_step_calls_an_http_tool_and_a_python_tool_then_answers(
-    llm: FakeOpenAI, tool_server: ToolServer
+    llm: FakeOpenAI, tool_server: ToolServer, database_url: str
 ) -> None:
+    """On each backend: the agent, tool and recorded calls survive the event store."""
     llm.script(
         tool_call("lookup_customer", {"email": "ada@example.com"}, usage=(10, 5)),
         tool_call("priority_of", {"plan": "enterprise"}, usage=(20, 5)),
         reply("priority: high", model="served-model", usage=(30, 3)),
     )
-    record = run(llm, tool_server, subject="Login broken", email="ada@example.com")
+    record = run(
+        llm, tool_server, database_url, subject="Login broken", email="ada@example.com"
+    )
 
     assert record.status == "completed", record.error
     assert record.output == "priority: high"

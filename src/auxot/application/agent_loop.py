@@ -43,7 +43,8 @@ from auxot.domain.agent import Agent
 
 PYTHON_TOOL_SECONDS = 10.0
 MAX_RECORDED_CHARS = 8 * 1024
-"""Results longer than this (as JSON) are recorded clipped; the model gets them whole."""
+"""Results and arguments longer than this (as JSON) are recorded clipped; the model and
+the tool get them whole."""
 
 Call = dict[str, Any]
 
@@ -166,7 +167,7 @@ class AgentLoop:
                 "turn": turn,
                 "tool": call.name,
                 "call_id": call.id,
-                "arguments": arguments,
+                "arguments": _recorded(arguments),
                 "result": None if error is not None else _recorded(result),
                 "error": error,
                 "duration_ms": self._millis_since(started),
