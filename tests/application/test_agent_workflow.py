@@ -78,12 +78,16 @@ def tool_server() -> Iterator[ToolServer]:
 
 
 def run(
-    llm: FakeOpenAI, tool_server: ToolServer, database_url: str = "memory://", **input: Any
+    llm: FakeOpenAI,
+    tool_server: ToolServer,
+    database_url: str = "memory://",
+    allow: tuple[str, ...] = ("127.0.0.1",),
+    **input: Any,
 ) -> WorkRecord:
     with auxot.connect(
         database_url,
         poll_interval=0.05,
-        url_allow_list=("127.0.0.1",),
+        url_allow_list=allow,
         tools={"priority_of": priority_of},
     ) as ax:
         applied = ax.apply(workflow(llm.base_url, tool_server.url))
@@ -181,3 +185,17 @@ def test_an_agent_that_never_stops_calling_tools_fails_at_its_turn_limit(
     [step] = record.steps
     assert [c["kind"] for c in step.calls] == ["model", "tool"] * 4
     assert len(llm.requests) == 4
+
+
+def test_without_an_allowance_the_http_tool_is_refused_and_the_model_told(
+    llm: FakeOpenAI, tool_server: ToolServer
+) -> None:
+    llm.script(tool_call("lookup_customer", {"email": "ada@example.com"}), reply("no data"))
+    record = run(llm, tool_server, allow=(), subject="Login", email="ada@example.com")
+    assert record.status == "completed"
+    lookup = record.steps[0].calls[1]
+    assert lookup["tool"] == "lookup_customer"
+    assert lookup["error"].startswith("refused: 127.0.0.1 resolves to 127.0.0.1, a loopback")
+    assert tool_server.requests == []  # refused before connecting
+    told = json.loads(llm.requests[1].json["messages"][-1]["content"])
+    assert told == {"error": lookup["error"]}
