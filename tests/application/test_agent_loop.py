@@ -371,3 +371,34 @@ def test_a_worker_without_one_of_the_agents_tools_fails_the_step_without_a_call(
         "tool 'priority_of' is not registered in this process"
     )
     assert llm.requests == []
+
+
+class PromptOnly:
+    """A provider kind that runs prompts but cannot chat with tools."""
+
+    def __init__(self, name: str, settings: Any) -> None:
+        self.name = name
+
+    def complete(self, request: Any) -> Any:
+        raise AssertionError("not called")
+
+    def close(self) -> None:
+        """Holds nothing."""
+
+
+def test_an_agent_on_a_provider_that_cannot_chat_is_refused_when_applied() -> None:
+    from auxot.application.declarations import DeclarationError, Issue
+
+    service = memory_service(providers={"plain": PromptOnly})
+    service.toolbox.register("priority_of", lambda plan: "high")
+    try:
+        with pytest.raises(DeclarationError) as raised:
+            service.apply(agent_declaration(ProviderDecl("basic", "plain")))
+        assert raised.value.issues == [
+            Issue(
+                "agents[0].provider",
+                "provider 'basic' (kind plain) cannot run agents (function calling)",
+            )
+        ]
+    finally:
+        service.close()
