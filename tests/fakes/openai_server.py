@@ -16,6 +16,8 @@ scripted, so an unexpected request fails loudly).
 
 Behaviours, built by the functions below:
   reply(text, model=, usage=)        a chat completion;
+  tool_call(name, arguments, ...)    a completion whose message asks for a tool call
+                                     (``tool_calls(...)`` for several in one turn);
   error(status, message, headers=)   an error status, with an OpenAI ``{"error": ...}`` body;
   redirect(location, status=)        a 3xx;
   malformed(body) / raw(body, ...)   any body; ``content_length=False`` delimits it by
@@ -57,6 +59,8 @@ __all__ = [
     "raw",
     "redirect",
     "reply",
+    "tool_call",
+    "tool_calls",
     "trickle",
 ]
 
@@ -181,18 +185,19 @@ def reply(
 ) -> Behaviour:
     """A chat completion of ``text``. ``model=None`` leaves the model out; ``usage`` is
     ``(prompt_tokens, completion_tokens)`` (left out when None); ``extra`` adds fields."""
+    message = {"role": "assistant", "content": text}
+    return _json(200, _completion(message, "stop", model, usage) | dict(extra or {}))
+
+
+def _completion(
+    message: dict[str, Any], finish_reason: str, model: str | None, usage: tuple[int, int] | None
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
         "created": 0,
         "system_fingerprint": "fp_fake",  # real servers add fields clients do not know
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": "stop",
-            }
-        ],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
     }
     if model is not None:
         body["model"] = model
@@ -203,8 +208,45 @@ def reply(
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
         }
-    body.update(extra or {})
-    return _json(200, body)
+    return body
+
+
+def tool_calls(
+    *calls: tuple[str, Mapping[str, Any] | str],
+    model: str | None = "fake-model",
+    usage: tuple[int, int] | None = None,
+    content: str | None = None,
+) -> Behaviour:
+    """A chat completion asking for ``calls``, each ``(name, arguments)``; arguments are
+    JSON-encoded unless given as text (verbatim: e.g. deliberately invalid JSON). The
+    calls get ids ``call_1``, ``call_2``, ..."""
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": content,
+        "tool_calls": [
+            {
+                "id": f"call_{n}",
+                "type": "function",
+                "function": {
+                    "name": name,
+                    "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
+                },
+            }
+            for n, (name, arguments) in enumerate(calls, start=1)
+        ],
+    }
+    return _json(200, _completion(message, "tool_calls", model, usage))
+
+
+def tool_call(
+    name: str,
+    arguments: Mapping[str, Any] | str,
+    *,
+    model: str | None = "fake-model",
+    usage: tuple[int, int] | None = None,
+) -> Behaviour:
+    """A chat completion asking for one call of tool ``name`` (id ``call_1``)."""
+    return tool_calls((name, arguments), model=model, usage=usage)
 
 
 def error(

@@ -1,6 +1,6 @@
-"""Declarations: the desired set of teams, providers, workflows and intakes, applied
-idempotently. Everything is checked first and saved in one transaction, so a broken
-declaration changes nothing.
+"""Declarations: the desired set of teams, providers, tools, agents, workflows and
+intakes, applied idempotently. Everything is checked first and saved in one
+transaction, so a broken declaration changes nothing.
 """
 
 from __future__ import annotations
@@ -15,19 +15,29 @@ from eventsourcing.domain import Aggregate
 from auxot.application.human_steps import human_step_fields, human_step_issues
 from auxot.application.output_schema import schema_problem
 from auxot.application.plain_data import is_plain_data
-from auxot.application.ports import Clock
+from auxot.application.ports import Clock, ToolDefinition
 from auxot.application.prompts import TemplateError, check_template
 from auxot.application.providers import ProviderPool
 from auxot.application.refs import format_ref
 from auxot.application.retry_declarations import RetryDecl, retry_issues, retry_policy
 from auxot.application.stores import Registry
+from auxot.application.tools import Toolbox, ToolSchemaError, check_parameters
+from auxot.domain.agent import DEFAULT_MAX_TURNS, Agent
 from auxot.domain.conditions import MatchError, parse_match
-from auxot.domain.definition import Definition, Handoff, Step
+from auxot.domain.definition import Definition, Handler, Handoff, Step
 from auxot.domain.durations import Duration
-from auxot.domain.identity import intake_id, provider_id, team_id, workflow_id
+from auxot.domain.identity import (
+    agent_id,
+    intake_id,
+    provider_id,
+    team_id,
+    tool_id,
+    workflow_id,
+)
 from auxot.domain.intake import Intake
 from auxot.domain.provider import Provider
 from auxot.domain.team import Team
+from auxot.domain.tool import Tool
 from auxot.domain.validation import Problem, validate
 from auxot.domain.workflow import Workflow
 
@@ -63,7 +73,8 @@ class StepDecl:
     provider: str = ""
     handoffs: tuple[HandoffDecl, ...] = ()
     name: str = ""
-    handler: Literal["prompt", "human"] = "prompt"
+    handler: Handler = "prompt"
+    agent: str | None = None
     output_schema: dict[str, Any] | None = None
     repair: bool = False
     retry: RetryDecl | None = None
@@ -72,6 +83,43 @@ class StepDecl:
     timeout: Duration | None = None
     """Seconds, or a duration such as ``"30m"`` or ``"2h"``."""
     not_by_actor_of: str | None = None
+
+
+MAX_AGENT_TURNS = 100
+
+
+@attrs.frozen
+class ToolDecl:
+    """A tool agents may call; ``kind: http`` POSTs the arguments to ``url``."""
+
+    name: str
+    kind: str
+    url: str
+    description: str = ""
+    method: str = "POST"
+    timeout: float = 30.0
+    parameters: dict[str, Any] = attrs.field(factory=lambda: {"type": "object", "properties": {}})
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"url": self.url, "method": self.method, "timeout": self.timeout}
+
+    @property
+    def definition(self) -> ToolDefinition:
+        return ToolDefinition(
+            self.name, self.kind, self.description, self.parameters, self.settings
+        )
+
+
+@attrs.frozen
+class AgentDecl:
+    name: str
+    team: str
+    instructions: str
+    provider: str
+    model: str | None = None
+    tools: tuple[str, ...] = ()
+    max_turns: int = DEFAULT_MAX_TURNS
 
 
 @attrs.frozen
@@ -97,6 +145,8 @@ class Declaration:
     providers: tuple[ProviderDecl, ...] = ()
     workflows: tuple[WorkflowDecl, ...] = ()
     intakes: tuple[IntakeDecl, ...] = ()
+    tools: tuple[ToolDecl, ...] = ()
+    agents: tuple[AgentDecl, ...] = ()
 
 
 @attrs.frozen
@@ -126,11 +176,22 @@ class Applied:
 
 
 def apply_declaration(
-    registry: Registry, providers: ProviderPool, clock: Clock, declaration: Declaration
+    registry: Registry,
+    providers: ProviderPool,
+    clock: Clock,
+    declaration: Declaration,
+    toolbox: Toolbox | None = None,
 ) -> list[Applied]:
     """Create or update what ``declaration`` names; raise DeclarationError, having saved
-    nothing, when any part of it is wrong."""
-    _check(registry, providers, declaration)
+    nothing, when any part of it is wrong. ``toolbox`` knows the tool kinds and the
+    Python tools registered in this process (without it, no tool may be declared)."""
+    issues = _agent_issues(registry, providers, toolbox or Toolbox({}), declaration)
+    try:
+        _check(registry, providers, declaration)
+    except DeclarationError as exc:
+        raise DeclarationError(exc.issues + issues) from None
+    if issues:
+        raise DeclarationError(issues)
     now = clock.now()
     changed: list[Aggregate] = []
     applied: list[Applied] = []
@@ -162,6 +223,35 @@ def apply_declaration(
             assert isinstance(provider, Provider)
             provider.reconfigure(p.kind, p.settings, p.max_parallel, now)
         settle("provider", p.name, provider, created)
+
+    for tl in declaration.tools:
+        tool, created = _load(registry, tool_id(tl.name))
+        parameters = dict(tl.parameters)
+        if tool is None:
+            tool = Tool.register(
+                tool_id(tl.name), tl.name, tl.kind, tl.description, parameters, tl.settings, now
+            )
+        else:
+            assert isinstance(tool, Tool)
+            tool.reconfigure(tl.kind, tl.description, parameters, tl.settings, now)
+        settle("tool", tl.name, tool, created)
+
+    for a in declaration.agents:
+        agent, created = _load(registry, agent_id(a.team, a.name))
+        fields: dict[str, Any] = {
+            "instructions": a.instructions,
+            "provider": a.provider,
+            "model": a.model,
+            "tools": a.tools,
+            "max_turns": a.max_turns,
+            "at": now,
+        }
+        if agent is None:
+            agent = Agent.register(agent_id(a.team, a.name), a.name, team_id(a.team), **fields)
+        else:
+            assert isinstance(agent, Agent)
+            agent.revise(**fields)
+        settle("agent", a.name, agent, created, team=a.team)
 
     for w in declaration.workflows:
         definition = _definition(w)
@@ -231,6 +321,7 @@ def _definition(w: WorkflowDecl) -> Definition:
                 repair=s.repair,
                 retry=retry_policy(s.retry),
                 **human_step_fields(s),
+                agent=s.agent,
             )
             for s in w.steps
         )
@@ -258,12 +349,11 @@ def _check(registry: Registry, providers: ProviderPool, declaration: Declaration
     teams = {t.name for t in declaration.teams}
     provider_names = {p.name for p in declaration.providers}
     workflows = {(w.team, w.name) for w in declaration.workflows}
+    agents = {(a.team, a.name) for a in declaration.agents}
 
     for n, p in enumerate(declaration.providers):
         if not is_plain_data(p.settings):
-            issues.append(
-                Issue(f"providers[{n}].settings", _NOT_PLAIN)
-            )
+            issues.append(Issue(f"providers[{n}].settings", _NOT_PLAIN))
             continue
         try:
             providers.check(p.name, p.kind, p.settings)
@@ -284,18 +374,32 @@ def _check(registry: Registry, providers: ProviderPool, declaration: Declaration
                     s, lambda t: t in teams or _exists(registry, team_id(t))
                 )
             ]
-            if s.handler == "human":
-                continue  # it has no prompt or provider: validate() says so if it does
-            if not s.provider:
-                continue  # validate() says it is required
-            if s.provider not in provider_names and not _exists(registry, provider_id(s.provider)):
+            if s.handler == "agent" and s.agent:
+                known_agent = (w.team, s.agent) in agents or _exists(
+                    registry, agent_id(w.team, s.agent)
+                )
+                if not known_agent:
+                    issues.append(
+                        Issue(
+                            f"{at}.steps[{k}].agent",
+                            f"unknown agent '{s.agent}' of team '{w.team}'",
+                        )
+                    )
+            # Only prompt steps name a provider (validate() reports it on any other).
+            if (
+                s.handler == "prompt"
+                and s.provider
+                and s.provider not in provider_names
+                and not _exists(registry, provider_id(s.provider))
+            ):
                 issues.append(
                     Issue(f"{at}.steps[{k}].provider", f"unknown provider '{s.provider}'")
                 )
-            try:
-                check_template(s.prompt)
-            except TemplateError as exc:
-                issues.append(Issue(f"{at}.steps[{k}].prompt", str(exc)))
+            if s.handler != "human":  # a human step has no prompt
+                try:
+                    check_template(s.prompt)
+                except TemplateError as exc:
+                    issues.append(Issue(f"{at}.steps[{k}].prompt", str(exc)))
             if s.retry is not None:
                 issues += [
                     Issue(f"{at}.steps[{k}].retry.{field}", message)
@@ -362,6 +466,77 @@ def _problem_path(at: str, w: WorkflowDecl, problem: Problem) -> str:
         return f"{at}.steps"
     path = _step_path(at, w, problem.step)
     return f"{path}.{problem.field}" if problem.field else path
+
+
+def _agent_issues(
+    registry: Registry, providers: ProviderPool, toolbox: Toolbox, declaration: Declaration
+) -> list[Issue]:
+    """What is wrong in the ``tools`` and ``agents`` sections."""
+    issues: list[Issue] = []
+    teams = {t.name for t in declaration.teams}
+    declared_providers = {p.name: p for p in declaration.providers}
+    tool_names = {t.name for t in declaration.tools}
+
+    for n, tl in enumerate(declaration.tools):
+        at = f"tools[{n}]"
+        if toolbox.is_python(tl.name):
+            issues.append(
+                Issue(f"{at}.name", f"'{tl.name}' is a Python tool registered in this process")
+            )
+        try:
+            check_parameters(tl.parameters)
+        except ToolSchemaError as exc:
+            issues.append(Issue(f"{at}.parameters", str(exc)))
+            continue
+        if not is_plain_data(tl.parameters):
+            issues.append(Issue(f"{at}.parameters", "must hold only plain data"))
+            continue
+        try:
+            toolbox.build(tl.definition)
+        except ValueError as exc:
+            issues.append(Issue(at, str(exc)))
+
+    for n, a in enumerate(declaration.agents):
+        at = f"agents[{n}]"
+        if a.team not in teams and not _exists(registry, team_id(a.team)):
+            issues.append(Issue(f"{at}.team", f"unknown team '{a.team}'"))
+        problem = _agent_provider_problem(registry, providers, declared_providers, a.provider)
+        if problem is not None:
+            issues.append(Issue(f"{at}.provider", problem))
+        for k, name in enumerate(a.tools):
+            known = (
+                name in tool_names or toolbox.is_python(name) or _exists(registry, tool_id(name))
+            )
+            if not known:
+                issues.append(Issue(f"{at}.tools[{k}]", f"unknown tool '{name}'"))
+            elif name in a.tools[:k]:
+                issues.append(Issue(f"{at}.tools[{k}]", f"tool '{name}' is listed twice"))
+        if not 1 <= a.max_turns <= MAX_AGENT_TURNS:
+            issues.append(Issue(f"{at}.max_turns", f"must be from 1 to {MAX_AGENT_TURNS}"))
+    return issues
+
+
+def _agent_provider_problem(
+    registry: Registry,
+    providers: ProviderPool,
+    declared: dict[str, ProviderDecl],
+    name: str,
+) -> str | None:
+    """Why an agent may not run on provider ``name``; None when it may."""
+    decl = declared.get(name)
+    if decl is not None:
+        kind, settings = decl.kind, decl.settings
+    else:
+        record, _ = _load(registry, provider_id(name))
+        if not isinstance(record, Provider):
+            return f"unknown provider '{name}'"
+        kind, settings = record.kind, record.settings
+    try:
+        if providers.can_chat(name, kind, settings):
+            return None
+    except ValueError:
+        return None  # the provider's own settings are reported where it is declared
+    return f"provider '{name}' (kind {kind}) cannot run agents (function calling)"
 
 
 def _step_path(at: str, w: WorkflowDecl, key: str) -> str:

@@ -17,10 +17,12 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from auxot.application.stores import Registry
+from auxot.domain.agent import Agent
 from auxot.domain.api_key import ApiKey
 from auxot.domain.intake import Intake
 from auxot.domain.provider import Provider
 from auxot.domain.team import Team
+from auxot.domain.tool import Tool
 from auxot.domain.workflow import Workflow
 
 A = TypeVar("A", bound=Aggregate)
@@ -37,6 +39,8 @@ class Directory:
         self.teams_by_name: dict[str, Team] = {}
         self.providers_by_name: dict[str, Provider] = {}
         self._paused: frozenset[UUID] = frozenset()
+        self.tools_by_name: dict[str, Tool] = {}
+        self.agents_by_team: dict[tuple[UUID, str], Agent] = {}
 
     @property
     def position(self) -> int:
@@ -91,6 +95,10 @@ class Directory:
                 self._paused = self._paused | {aggregate.id}
             else:
                 self._paused = self._paused - {aggregate.id}
+        elif isinstance(aggregate, Tool):
+            self.tools_by_name[aggregate.name] = aggregate
+        elif isinstance(aggregate, Agent):
+            self.agents_by_team[(aggregate.team_id, aggregate.name)] = aggregate
 
     def _get(self, cls: type[Any], id: UUID) -> Any:
         found = self._by_id.get(id)
@@ -119,6 +127,13 @@ class Directory:
     def paused_workflows(self) -> frozenset[UUID]:
         """The workflows that hold their new work (their pending items wait)."""
         return self._paused
+
+    def tool(self, name: str) -> Tool | None:
+        return self.tools_by_name.get(name)
+
+    def agent(self, team_id: UUID, name: str) -> Agent | None:
+        """The team's agent of that name (agent steps name agents of their team)."""
+        return self.agents_by_team.get((team_id, name))
 
     def teams_of_user(self, user: str) -> frozenset[UUID]:
         # A copy: the refresh thread may add teams while a request reads them.

@@ -21,9 +21,10 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
 
+from auxot.application.agent_steps import AgentSteps
 from auxot.application.directory import Directory
 from auxot.application.human_steps import HumanSteps
-from auxot.application.output_schema import Answer, InvalidOutput, answer
+from auxot.application.output_schema import Answer, InvalidOutput, answer, check, json_instruction
 from auxot.application.ports import (
     Clock,
     Completion,
@@ -37,6 +38,8 @@ from auxot.application.providers import ProviderPool
 from auxot.application.refs import format_ref
 from auxot.application.step_threads import StepThreads
 from auxot.application.stores import WorkLog
+from auxot.application.tools import Toolbox
+from auxot.domain.agent import Agent
 from auxot.domain.definition import Definition, Step
 from auxot.domain.provider import Provider as ProviderRecord
 from auxot.domain.work_item import RunStatus, Status, WorkItem
@@ -60,6 +63,8 @@ class Engine:
         batch: int = 64,
         max_pages: int = 16,
         on_recorded: Callable[[], None] = lambda: None,
+        toolbox: Toolbox | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._work = work
         self._view = view
@@ -84,6 +89,7 @@ class Engine:
         self._waiting: dict[UUID, str] = {}  # due items known to wait for a full provider
         self._max_pages = max_pages
         self._human = HumanSteps(work, directory, on_recorded)
+        self._agents = AgentSteps(directory, providers, toolbox or Toolbox({}), monotonic)
 
     def dispatch(self) -> int:
         """Claim and start what is due and fits its provider's limit; returns how many.
@@ -159,7 +165,8 @@ class Engine:
             return 0
         definition, step, provider = located
         calls = 2 if step.repair and step.output_schema is not None else 1
-        lease = timedelta(seconds=calls * self._providers.timeout_of(provider)) + self._lease_grace
+        seconds = calls * self._step_seconds(item, step, provider)
+        lease = timedelta(seconds=seconds) + self._lease_grace
         holder = f"{self._holder_prefix}/{work_id}"
         if provider.name in full or not self._take_slot(work_id, provider, holder, now + lease):
             # Full: the item stays due, in arrival order, and waits its turn.
@@ -191,12 +198,18 @@ class Engine:
             return "its workflow no longer exists"
         definition = workflow.definition(item.workflow_version)
         step = definition.step(item.current_step)
-        provider = self._directory.provider(step.provider)
+        provider_name = step.provider
+        if step.handler == "agent":
+            agent = self._agents.agent(workflow.team_id, step)
+            if agent is None:
+                return f"step '{step.key}' names unknown agent '{step.agent}'"
+            provider_name = agent.provider
+        provider = self._directory.provider(provider_name)
         if provider is None:
             self._directory.refresh()
-            provider = self._directory.provider(step.provider)
+            provider = self._directory.provider(provider_name)
         if provider is None:
-            return f"step '{step.key}' names unknown provider '{step.provider}'"
+            return f"step '{step.key}' names unknown provider '{provider_name}'"
         return definition, step, provider
 
     def _run(
@@ -251,6 +264,8 @@ class Engine:
 
         try:
             prompt = render(step.prompt, _context(item))
+            if step.handler == "agent":
+                return self._agent_answer(item, attempt, step, provider, prompt)
             if schema is not None:
                 return answer(ask, prompt, schema, repair=step.repair)
             completion = ask(prompt)
@@ -264,6 +279,46 @@ class Engine:
         except Exception as exc:
             log.exception("provider '%s' raised", provider.name)
             return f"{type(exc).__name__}: {exc}", False
+
+    def _step_seconds(self, item: WorkItem, step: Step, provider: ProviderRecord) -> float:
+        """The longest the step may take: one call, or an agent's whole loop."""
+        agent = self._agent_of(item, step)
+        if step.handler == "agent" and agent is not None:
+            return self._agents.lease_seconds(agent, provider)
+        return self._providers.timeout_of(provider)
+
+    def _agent_of(self, item: WorkItem, step: Step) -> Agent | None:
+        workflow = self._directory.workflow(item.workflow_id)
+        return self._agents.agent(workflow.team_id, step) if workflow is not None else None
+
+    def _agent_answer(
+        self, item: WorkItem, attempt: int, step: Step, provider: ProviderRecord, task: str
+    ) -> Answer | tuple[str, bool]:
+        """An agent step's answer; under an ``output_schema`` its final reply must be JSON
+        the schema allows (asked for in the task; checked once, no repair turn)."""
+        schema = step.output_schema
+        if schema is not None:
+            task = f"{task}\n\n{json_instruction(schema)}"
+        done = self._agent_step(item, attempt, step, provider, task)
+        if isinstance(done, tuple):
+            return done
+        output = done.text if schema is None else check(done.text, schema)
+        return Answer(output, done.model, done.usage)
+
+    def _agent_step(
+        self, item: WorkItem, attempt: int, step: Step, provider: ProviderRecord, task: str
+    ) -> Completion | tuple[str, bool]:
+        """Run the agent loop; its calls are recorded (pending, saved with the outcome)."""
+        agent = self._agent_of(item, step)
+        if agent is None:
+            return f"step '{step.key}' names unknown agent '{step.agent}'", False
+        result = self._agents.run(
+            agent, provider, task, work_id=item.id, step=step.key, attempt=attempt
+        )
+        item.record_calls(attempt, list(result.calls), self._clock.now())
+        if result.output is None:
+            return result.error or "the agent failed", result.retryable
+        return Completion(text=result.output, model=result.model, usage=result.usage)
 
     def _record(self, item: WorkItem, change: Callable[[], None]) -> None:
         if self._abandoned:

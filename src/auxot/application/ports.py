@@ -83,6 +83,106 @@ class Provider(Protocol):
     def close(self) -> None: ...
 
 
+# -- chat with tools (agent steps) ---------------------------------------------------------
+
+
+@attrs.frozen
+class ToolSpec:
+    """A tool as the model sees it: ``parameters`` is a JSON Schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+
+
+@attrs.frozen
+class ToolCall:
+    """One call the model asked for; ``arguments_json`` is its arguments as JSON text,
+    verbatim (a model may send text that is not valid JSON: the loop tells it so)."""
+
+    id: str
+    name: str
+    arguments_json: str
+
+
+@attrs.frozen
+class ChatMessage:
+    """One message of a conversation: ``system``, ``user``, ``assistant`` (with the
+    ``tool_calls`` it asked for) or ``tool`` (a result, answering ``tool_call_id``)."""
+
+    role: str
+    content: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+
+@attrs.frozen
+class ChatRequest:
+    messages: tuple[ChatMessage, ...]
+    tools: tuple[ToolSpec, ...]
+    work_id: UUID
+    step: str
+    attempt: int
+    model: str | None = None
+    """Overrides the provider's configured model when set (an agent's own model)."""
+
+
+@attrs.frozen
+class ChatTurn:
+    """The model's answer: an assistant message, with tool calls or a final text."""
+
+    message: ChatMessage
+    model: str | None = None
+    usage: Usage | None = None
+
+
+class ChatProvider(Protocol):
+    """A provider that can hold a conversation with tools (function calling)."""
+
+    def chat(self, request: ChatRequest) -> ChatTurn: ...
+
+
+class ToolError(Exception):
+    """A tool could not be called or answered with an error; its message is what the
+    model is told (other exceptions are reported with their type)."""
+
+
+class Tool(Protocol):
+    """Something an agent may call. ``call`` gets the decoded arguments and returns plain
+    JSON data (or text); it may raise: the error is given to the model as the result.
+    ``timeout`` is the longest one call may take (None: unbounded, a Python callable)."""
+
+    @property
+    def spec(self) -> ToolSpec: ...
+
+    @property
+    def timeout(self) -> float | None: ...
+
+    def call(self, arguments: dict[str, Any]) -> Any: ...
+
+
+@attrs.frozen
+class ToolDefinition:
+    """A declared tool: ``kind`` selects the adapter, ``settings`` are its own."""
+
+    name: str
+    kind: str
+    description: str
+    parameters: Mapping[str, Any]
+    settings: Mapping[str, Any]
+
+    @property
+    def spec(self) -> ToolSpec:
+        return ToolSpec(self.name, self.description, self.parameters)
+
+
+class ToolFactory(Protocol):
+    """Builds the tool a declaration describes (``kind: http``); raises ValueError when
+    its settings do not suit its kind."""
+
+    def __call__(self, definition: ToolDefinition) -> Tool: ...
+
+
 class ProviderFactory(Protocol):
     """Builds a provider of one kind from its declared settings; raises ValueError when
     the settings are not valid for that kind."""

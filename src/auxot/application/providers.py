@@ -7,7 +7,15 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from auxot.application.ports import Completion, PromptRequest, Provider, ProviderFactory
+from auxot.application.ports import (
+    ChatRequest,
+    ChatTurn,
+    Completion,
+    PromptRequest,
+    Provider,
+    ProviderError,
+    ProviderFactory,
+)
 from auxot.domain.provider import Provider as ProviderRecord
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
@@ -56,6 +64,30 @@ class ProviderPool:
             return provider.complete(request)
         finally:
             self._release(provider)
+
+    def chat(self, record: ProviderRecord, request: ChatRequest) -> ChatTurn:
+        """Run one agent turn on the live provider for ``record``; a ProviderError when
+        its kind cannot chat with tools."""
+        provider = self._acquire(record)
+        try:
+            chat = getattr(provider, "chat", None)
+            if chat is None:
+                raise ProviderError(
+                    f"provider '{record.name}' (kind {record.kind}) cannot run agents",
+                    retryable=False,
+                )
+            turn: ChatTurn = chat(request)
+            return turn
+        finally:
+            self._release(provider)
+
+    def can_chat(self, name: str, kind: str, settings: Mapping[str, Any]) -> bool:
+        """Whether the provider so configured can run agent steps (chat with tools)."""
+        provider = self.build(name, kind, settings)
+        try:
+            return callable(getattr(provider, "chat", None))
+        finally:
+            provider.close()
 
     def get(self, record: ProviderRecord) -> Provider:
         """The live provider for ``record``, rebuilt when the record is newer. A step

@@ -32,6 +32,10 @@ class StepRecord(msgspec.Struct, kw_only=True):
     """Human steps: who acted."""
     condition: str | None = None
     note: str | None = None
+    calls: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    """An agent step's model and tool calls: ``kind`` (model or tool), ``turn``,
+    ``duration_ms``, and ``model``/``tokens`` or ``tool``/``arguments``/``result``;
+    ``error`` when one failed."""
 
 
 class WaitingFor(msgspec.Struct, kw_only=True):
@@ -155,6 +159,7 @@ def _step_record(run: StepRun) -> StepRecord:
         error=run.error,
         output=run.output,
         condition=run.condition,
+        calls=run.calls,
     )
 
 

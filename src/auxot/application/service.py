@@ -25,6 +25,7 @@ from auxot.application.ports import Clock, Ids, ProviderSlots, WorkRow, WorkView
 from auxot.application.providers import ProviderPool
 from auxot.application.records import encode_record, row_of
 from auxot.application.stores import Registry, WorkLog
+from auxot.application.tools import Toolbox
 from auxot.application.worker import Worker
 from auxot.domain.intake import Intake
 from auxot.domain.work_item import Status, WorkItem
@@ -43,6 +44,7 @@ class Service:
     ids: Ids
     admin: Admin
     slots: ProviderSlots  # shared by every engine on the database
+    toolbox: Toolbox = attrs.field(factory=lambda: Toolbox({}))
     _authenticate: Authenticator = attrs.field(init=False)
     _closed: bool = attrs.field(init=False, default=False)
 
@@ -189,7 +191,9 @@ class Service:
     # -- administration -----------------------------------------------------------------
 
     def apply(self, declaration: Declaration) -> list[Applied]:
-        applied = apply_declaration(self.registry, self.providers, self.clock, declaration)
+        applied = apply_declaration(
+            self.registry, self.providers, self.clock, declaration, self.toolbox
+        )
         self.directory.refresh()
         return applied
 

@@ -22,7 +22,7 @@ DEFAULT = "default"
 TIMEOUT = "timeout"
 """The handoff condition a human step takes when its ``timeout`` passes."""
 
-Handler = Literal["prompt", "human"]
+Handler = Literal["prompt", "human", "agent"]
 
 
 @attrs.frozen
@@ -66,6 +66,9 @@ class Step:
     """Seconds; when they pass, the ``timeout`` handoff fires."""
     not_by_actor_of: str | None = None
     """An earlier human step whose actor may not act on this one (maker is not checker)."""
+    agent: str | None = None
+    """The agent an ``agent`` step runs (its ``prompt`` is the task); such a step takes
+    its provider from the agent."""
 
     @property
     def title(self) -> str:

@@ -26,3 +26,11 @@ def workflow_id(team: str, name: str) -> UUID:
 
 def intake_id(team: str, name: str) -> UUID:
     return uuid5(_NAMESPACE, f"intake/{team}/{name}")
+
+
+def agent_id(team: str, name: str) -> UUID:
+    return uuid5(_NAMESPACE, f"agent/{team}/{name}")
+
+
+def tool_id(name: str) -> UUID:
+    return uuid5(_NAMESPACE, f"tool/{name}")

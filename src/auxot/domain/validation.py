@@ -34,7 +34,10 @@ class InvalidDefinitionError(ValueError):
         self.workflow = workflow
         self.errors = errors
         details = "; ".join(
-            f"step '{p.step}': {p.message}" if p.step else p.message for p in errors
+            f"step '{p.step}'{f' {p.field}' if p.field else ''}: {p.message}"
+            if p.step
+            else p.message
+            for p in errors
         )
         super().__init__(f"workflow '{workflow}' is invalid: {details}")
 
@@ -48,6 +51,7 @@ def validate(definition: Definition) -> Report:
         *_unknown_targets(definition),
         *_malformed_routing(definition),
     ]
+    errors += _handler_fields(definition)
     errors += [
         Problem("is unreachable from the entry step", step=key)
         for key in definition.keys
@@ -81,7 +85,7 @@ def validate(definition: Definition) -> Report:
             step=s.key,
         )
         for s in definition.steps
-        if s.handler == "prompt"
+        if s.handler in ("prompt", "agent")
         and s.output_schema is None
         and any(not is_default(h) for h in s.handoffs)
     ]
@@ -105,6 +109,39 @@ def _duplicate_keys(definition: Definition) -> list[Problem]:
         seen.add(key)
     if COMPLETE in seen:
         problems.append(Problem(f"'{COMPLETE}' is reserved as a handoff target", step=COMPLETE))
+    return problems
+
+
+def _handler_fields(definition: Definition) -> list[Problem]:
+    """Agent steps name an agent, which names the provider, and give it a task (prompt
+    and human steps' own fields are checked with the human-step rules)."""
+    problems = []
+    for s in definition.steps:
+        if s.handler != "agent":
+            if s.agent is not None:
+                problems.append(
+                    Problem("only agent steps name an agent", step=s.key, field="agent")
+                )
+            continue
+        if not s.agent:
+            problems.append(Problem("is required", step=s.key, field="agent"))
+        if not s.prompt:
+            problems.append(Problem("is required (the agent's task)", step=s.key, field="prompt"))
+        if s.provider:
+            problems.append(
+                Problem(
+                    "an agent step takes its provider from its agent", step=s.key, field="provider"
+                )
+            )
+        if s.repair:
+            problems.append(
+                Problem(
+                    "is for prompt steps: an agent's answer is checked against the "
+                    "output_schema once",
+                    step=s.key,
+                    field="repair",
+                )
+            )
     return problems
 
 

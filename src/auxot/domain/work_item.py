@@ -58,6 +58,8 @@ class StepRun:
     model: str | None = None
     tokens: dict[str, int] | None = None
     error: str | None = None
+    calls: list[dict[str, Any]] = attrs.field(factory=list)
+    """An agent step's model and tool calls, in order."""
 
 
 class HumanStatus(StrEnum):
@@ -191,6 +193,20 @@ class WorkItem(Aggregate):
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, WorkItem)
             aggregate.retry_at = self.at
+
+    class CallsRecorded(Aggregate.Event):
+        """The model and tool calls an agent step made (plain data), recorded with the
+        attempt's outcome."""
+
+        step: str
+        attempt: int
+        calls: list[dict[str, Any]]
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, WorkItem)
+            run = aggregate.runs[-1]
+            assert run.attempt == self.attempt
+            run.calls.extend(self.calls)
 
     class Routed(Aggregate.Event):
         from_step: str
@@ -506,6 +522,14 @@ class WorkItem(Aggregate):
             after = format_duration(round((waiting.timeout_at - waiting.since).total_seconds()))
             reason = f"step '{step.key}' timed out after {after} and has no '{TIMEOUT}' handoff"
             self.trigger_event(self.Failed, reason=reason, timestamp=now)
+
+    def record_calls(self, attempt: int, calls: list[dict[str, Any]], now: datetime) -> None:
+        """Record the live attempt's model and tool calls (before its outcome)."""
+        run = self._require_live(attempt)
+        if calls:
+            self.trigger_event(
+                self.CallsRecorded, step=run.key, attempt=attempt, calls=calls, timestamp=now
+            )
 
     def fail(self, reason: str, now: datetime) -> None:
         """End the item as failed for a cause outside any step (its workflow is gone)."""

@@ -8,9 +8,11 @@ from datetime import timedelta
 
 from auxot.adapters.clock import SystemClock
 from auxot.adapters.ids import RandomIds
+from auxot.adapters.net_guard import NetGuard
 from auxot.adapters.persistence import parse_database_url
 from auxot.adapters.providers.openai import openai_factory
 from auxot.adapters.providers.scripted import ScriptedProvider
+from auxot.adapters.tools.http_tool import http_tool_factory
 from auxot.application.admin import Admin
 from auxot.application.directory import Directory
 from auxot.application.engine import Engine
@@ -20,6 +22,7 @@ from auxot.application.projection import WorkProjection
 from auxot.application.providers import ProviderPool
 from auxot.application.service import Service
 from auxot.application.stores import Registry, WorkLog
+from auxot.application.tools import Toolbox
 from auxot.application.worker import Worker
 from auxot.entrypoints.settings import Settings
 
@@ -50,6 +53,8 @@ def bootstrap(
         providers or {"scripted": ScriptedProvider, "openai": openai_factory(settings.secrets)}
     )
     projection = WorkProjection(work, view)
+    guard = NetGuard(allow_private=settings.allow_private_urls, allow=settings.url_allow_list)
+    toolbox = Toolbox({"http": http_tool_factory(guard)})
 
     def wake() -> None:
         worker.events_recorded()
@@ -66,6 +71,7 @@ def bootstrap(
             lease_grace=timedelta(seconds=settings.lease_grace_seconds),
             threads=settings.step_threads,
             on_recorded=wake,
+            toolbox=toolbox,
         )
         if run_worker
         else None
@@ -92,4 +98,5 @@ def bootstrap(
         ids=ids,
         admin=Admin(registry, directory, clock, ids),
         slots=slots,
+        toolbox=toolbox,
     )

@@ -9,6 +9,7 @@ with auxot.connect("sqlite:///auxot.db") as ax:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from auxot.application.declarations import Applied, Declaration, DeclarationError
@@ -40,6 +41,22 @@ class Auxot:
             return self.service.apply(parsed)
         except DeclarationError as exc:
             raise locate(declaration, source, exc) from exc
+
+    def register_tool(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        parameters_schema: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> None:
+        """Let agents call ``fn`` as tool ``name``, with the model's arguments as keywords.
+
+        ``parameters_schema`` is the JSON Schema (``type: object``) of those arguments,
+        derived from ``fn``'s signature when not given; ``description`` defaults to its
+        docstring. Register tools before applying a file whose agents name them. Python
+        tools live in this process only: run agent steps that use them here.
+        """
+        self.service.toolbox.register(name, fn, parameters_schema, description)
 
     def create_key(self, kind: Literal["team", "user"], owner: str) -> IssuedKey:
         return self.service.create_key(kind, owner)
@@ -87,10 +104,24 @@ class Auxot:
         return parsed
 
 
-def connect(database_url: str = "memory://", *, start: bool = True, **settings: Any) -> Auxot:
+def connect(
+    database_url: str = "memory://",
+    *,
+    start: bool = True,
+    tools: Mapping[str, Callable[..., Any]] | None = None,
+    **settings: Any,
+) -> Auxot:
     """Build Auxot on ``database_url`` (``memory://``, ``sqlite:///path``,
-    ``postgresql://...``) and, unless ``start=False``, start its worker threads."""
+    ``postgresql://...``) and, unless ``start=False``, start its worker threads.
+    ``tools`` are Python callables agents may call, by name (see ``register_tool``)."""
     service = bootstrap(Settings(database_url=database_url, **settings))
-    if start:
-        service.start()
-    return Auxot(service)
+    ax = Auxot(service)
+    try:
+        for name, fn in (tools or {}).items():
+            ax.register_tool(name, fn)
+        if start:
+            service.start()
+    except BaseException:
+        service.close()
+        raise
+    return ax

@@ -29,6 +29,11 @@ class Settings:
     step_threads: int = 16
     drain_seconds: float = 10.0
     max_body_bytes: int = 1024 * 1024
+    # URLs Auxot calls for others (HTTP tools) may not reach loopback, private,
+    # link-local or metadata addresses unless allowed: all non-global ones (but never
+    # metadata) with ``allow_private_urls``, or listed hosts and networks (CIDR).
+    allow_private_urls: bool = False
+    url_allow_list: tuple[str, ...] = ()
     # Environment variables a provider may name (``api_key_env``) for its credentials:
     # only those named ``*_API_KEY``. Whoever may apply a workflow file must not be able
     # to send, say, the database URL or a cloud credential to an endpoint of their choice.
@@ -51,6 +56,19 @@ class Settings:
         return cls(**values)
 
 
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
 def _port(raw: str) -> int:
     port = int(raw)
     if not 1 <= port <= 65535:
@@ -69,4 +87,6 @@ _ENV: list[tuple[str, str, Any]] = [
     ("step_threads", "AUXOT_STEP_THREADS", int),
     ("drain_seconds", "AUXOT_DRAIN_SECONDS", float),
     ("max_body_bytes", "AUXOT_MAX_BODY_BYTES", int),
+    ("allow_private_urls", "AUXOT_ALLOW_PRIVATE_URLS", _flag),
+    ("url_allow_list", "AUXOT_URL_ALLOW_LIST", _list),
 ]

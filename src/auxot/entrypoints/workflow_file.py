@@ -1,4 +1,5 @@
-"""The workflow file: YAML declaring teams, providers, workflows and intakes.
+"""The workflow file: YAML declaring teams, providers, tools, agents, workflows and
+intakes.
 
 Errors name the line and the field, whether the YAML does not parse, a field is missing
 or of the wrong type, or the declaration refers to something that does not exist.
@@ -42,6 +43,12 @@ def _exactly(cls: type | tuple[type, ...], what: str) -> Callable[[Any, Any], An
     return structure
 
 
+def _number(value: Any, _: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _WrongType(f"must be a number, not {_kind(value)}")
+    return float(value)
+
+
 def _checked(cls: type, what: str, inner: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     def structure(value: Any, type_: Any) -> Any:
         if not isinstance(value, cls):
@@ -70,6 +77,7 @@ def _fields_of(t: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]
 _converter.register_structure_hook(str, _exactly(str, "a string (quote it)"))
 _converter.register_structure_hook(int, _exactly(int, "an integer"))
 _converter.register_structure_hook(bool, _exactly(bool, "true or false"))
+_converter.register_structure_hook(float, _number)
 _converter.register_structure_hook_func(_is_dict, _exactly(dict, "a mapping"))
 _duration = _exactly((str, int, float), "a duration such as 2s, 500ms, 30m or 2h, or seconds")
 _converter.register_structure_hook_func(lambda t: t == Duration, _duration)

@@ -8,12 +8,19 @@ Settings:
                token (optional; when named, the variable must be set);
   timeout:     seconds one call may take (default 60); the step's lease derives from it;
   temperature, max_tokens: passed through to the endpoint (optional);
-  system:      a system prompt sent before the step's prompt (optional);
+  system:      a system prompt sent before a prompt step's prompt (optional; agent
+               steps send their agent's instructions instead);
   response_format: how a step with an output schema asks for JSON: ``json_object``
                (default: ``{"type": "json_object"}``, widely supported), ``json_schema``
                (sends the schema itself, for endpoints that constrain output to it) or
                ``none`` (for endpoints that reject the field; the prompt still asks for
                JSON and the engine validates the reply either way).
+
+``complete`` runs a prompt step (one user message); ``chat`` runs one turn of an agent
+step: the whole conversation so far, and the agent's tools as OpenAI function tools
+(``tools: [{"type": "function", "function": {...}}]``); the answer's
+``choices[0].message`` carries either ``tool_calls`` or the final ``content``. Both share
+one request path: the same timeouts, deadline watchdog, size caps and error mapping.
 
 Every failure is a ``ProviderError``. Transient causes (network, timeout, HTTP 408, 429,
 5xx) are marked retryable; the rest (other 4xx, a refused redirect, a malformed or
@@ -23,11 +30,10 @@ oversized response) are not, because running them again would fail the same way.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
-import socket
 import threading
-import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -35,11 +41,17 @@ import attrs
 import httpx
 import msgspec
 
+from auxot.adapters.http_bounds import Deadline, DeadlinePassedError, clip, read_bounded
 from auxot.application.ports import (
+    ChatMessage,
+    ChatRequest,
+    ChatTurn,
     Completion,
     PromptRequest,
     ProviderError,
     ProviderFactory,
+    ToolCall,
+    ToolSpec,
     Usage,
 )
 from auxot.application.providers import DEFAULT_TIMEOUT_SECONDS
@@ -70,9 +82,34 @@ _RESPONSE_FORMATS = ("json_object", "json_schema", "none")
 # -- wire types --------------------------------------------------------------------------
 
 
-class _ChatMessage(msgspec.Struct):
+class _FunctionCall(msgspec.Struct):
+    name: str
+    # OpenAI sends the arguments as JSON text; some compatible servers as an object.
+    arguments: str | dict[str, Any] = ""
+
+
+class _ToolCall(msgspec.Struct):
+    function: _FunctionCall
+    id: str = ""
+    type: str = "function"
+
+
+class _ChatMessage(msgspec.Struct, omit_defaults=True):
     role: str
-    content: str
+    content: str | None = None
+    tool_calls: list[_ToolCall] | None = None
+    tool_call_id: str | None = None
+
+
+class _Function(msgspec.Struct):
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+class _ToolDef(msgspec.Struct):
+    function: _Function
+    type: str = "function"
 
 
 class _JsonSchemaFormat(msgspec.Struct):
@@ -92,11 +129,13 @@ class _ChatRequest(msgspec.Struct, omit_defaults=True):
     temperature: float | None = None
     max_tokens: int | None = None
     response_format: _ResponseFormat | None = None
+    tools: list[_ToolDef] | None = None
 
 
 # Responses allow unknown fields: real servers add many (id, created, system_fingerprint).
 class _Message(msgspec.Struct):
     content: str | None = None
+    tool_calls: list[_ToolCall] | None = None
 
 
 class _Choice(msgspec.Struct):
@@ -287,11 +326,12 @@ class OpenAIProvider:
         )
 
     def complete(self, request: PromptRequest) -> Completion:
-        self._enter()
-        try:
-            return self._complete(request)
-        finally:
-            self._leave()
+        with self._call():
+            return self._completion(self._post(self._request_body(request)))
+
+    def chat(self, request: ChatRequest) -> ChatTurn:
+        with self._call():
+            return self._turn(self._post(self._chat_body(request)))
 
     def close(self) -> None:
         """Refuse new calls; the client closes once the calls in flight have ended.
@@ -304,6 +344,14 @@ class OpenAIProvider:
             idle = self._in_flight == 0
         if idle:
             self._client.close()
+
+    @contextlib.contextmanager
+    def _call(self) -> Iterator[None]:
+        self._enter()
+        try:
+            yield
+        finally:
+            self._leave()
 
     def _enter(self) -> None:
         with self._lock:
@@ -321,9 +369,10 @@ class OpenAIProvider:
         if last:
             self._client.close()
 
-    def _complete(self, request: PromptRequest) -> Completion:
-        payload = msgspec.json.encode(self._request_body(request))
-        watchdog = _Deadline(self._config.timeout)
+    def _post(self, body: _ChatRequest) -> bytes:
+        """POST ``body`` within the deadline: the success body, or a ProviderError."""
+        payload = msgspec.json.encode(body)
+        watchdog = Deadline(self._config.timeout)
         try:
             data = self._exchange(payload, watchdog)
         except httpx.HTTPError as exc:
@@ -335,7 +384,7 @@ class OpenAIProvider:
             self._transport_error(exc)
         finally:
             watchdog.cancel()
-        return self._completion(data)
+        return data
 
     def _transport_error(self, exc: httpx.HTTPError) -> NoReturn:
         """The ProviderError for an exchange that failed below HTTP."""
@@ -390,7 +439,17 @@ class OpenAIProvider:
             return _ResponseFormat(type="json_schema", json_schema=schema)
         return _ResponseFormat(type="json_object")
 
-    def _exchange(self, payload: bytes, watchdog: _Deadline) -> bytes:
+
+    def _chat_body(self, request: ChatRequest) -> _ChatRequest:
+        return _ChatRequest(
+            model=request.model or self._config.model,
+            messages=[_wire_message(m) for m in request.messages],
+            temperature=self._config.temperature,
+            max_tokens=self._config.max_tokens,
+            tools=[_wire_tool(t) for t in request.tools] or None,
+        )
+
+    def _exchange(self, payload: bytes, watchdog: Deadline) -> bytes:
         """POST ``payload``; the success body, or a ProviderError for any other answer."""
         deadline = watchdog.at
         with self._client.stream(
@@ -412,28 +471,18 @@ class OpenAIProvider:
 
     def _read(self, response: httpx.Response, limit: int, deadline: float) -> tuple[bytes, bool]:
         """At most ``limit`` bytes of the body, and whether there was more."""
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > limit:
-            return b"", True  # refuse before reading any of it
-        body = bytearray()
-        # No chunk_size: httpx would buffer until a chunk fills, past the deadline check.
-        for chunk in response.iter_bytes():
-            if time.monotonic() > deadline:
-                self._fail(
-                    f"timed out after {self._config.timeout:g}s reading the response "
-                    f"from {self._config.url}",
-                    retryable=True,
-                )
-            room = limit - len(body)
-            if len(chunk) > room:
-                body += chunk[:room]
-                return bytes(body), True
-            body += chunk
-        return bytes(body), False
+        try:
+            return read_bounded(response, limit, deadline)
+        except DeadlinePassedError:
+            self._fail(
+                f"timed out after {self._config.timeout:g}s reading the response "
+                f"from {self._config.url}",
+                retryable=True,
+            )
 
     # -- response ------------------------------------------------------------------------
 
-    def _completion(self, data: bytes) -> Completion:
+    def _decode(self, data: bytes) -> _ChatResponse:
         try:
             parsed = msgspec.json.decode(data, type=_ChatResponse)
         except msgspec.DecodeError as exc:  # also msgspec.ValidationError
@@ -442,11 +491,34 @@ class OpenAIProvider:
             self._fail(f"malformed response: {exc}{suffix}")
         if not parsed.choices:
             self._fail("malformed response: no choices")
+        return parsed
+
+    def _completion(self, data: bytes) -> Completion:
+        parsed = self._decode(data)
         text = parsed.choices[0].message.content
         if text is None:
             self._fail("malformed response: choices[0].message.content is missing")
         return Completion(
             text=text,
+            model=parsed.model or self._config.model,
+            usage=_usage(parsed.usage),
+        )
+
+    def _turn(self, data: bytes) -> ChatTurn:
+        parsed = self._decode(data)
+        message = parsed.choices[0].message
+        calls = tuple(
+            ToolCall(
+                id=call.id or f"call_{n}",
+                name=call.function.name,
+                arguments_json=_arguments_text(call.function.arguments),
+            )
+            for n, call in enumerate(message.tool_calls or ())
+        )
+        if not calls and message.content is None:
+            self._fail("malformed response: the message has neither content nor tool_calls")
+        return ChatTurn(
+            message=ChatMessage(role="assistant", content=message.content, tool_calls=calls),
             model=parsed.model or self._config.model,
             usage=_usage(parsed.usage),
         )
@@ -472,6 +544,31 @@ class OpenAIProvider:
         raise ProviderError(f"openai provider '{self.name}': {message}", retryable=retryable)
 
 
+def _wire_message(message: ChatMessage) -> _ChatMessage:
+    calls = [
+        _ToolCall(id=c.id, function=_FunctionCall(name=c.name, arguments=c.arguments_json))
+        for c in message.tool_calls
+    ]
+    return _ChatMessage(
+        role=message.role,
+        content=message.content,
+        tool_calls=calls or None,
+        tool_call_id=message.tool_call_id,
+    )
+
+
+def _wire_tool(tool: ToolSpec) -> _ToolDef:
+    return _ToolDef(
+        function=_Function(
+            name=tool.name, description=tool.description, parameters=dict(tool.parameters)
+        )
+    )
+
+
+def _arguments_text(arguments: str | dict[str, Any]) -> str:
+    return arguments if isinstance(arguments, str) else json.dumps(arguments)
+
+
 def _usage(usage: _Usage | None) -> Usage | None:
     if usage is None or usage.prompt_tokens is None or usage.completion_tokens is None:
         return None
@@ -490,8 +587,7 @@ def _server_message(data: bytes) -> str | None:
 
 
 def _clip(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_DETAIL_CHARS else text[: _MAX_DETAIL_CHARS - 1] + "…"
+    return clip(text, _MAX_DETAIL_CHARS)
 
 
 def openai_factory(secrets: Mapping[str, str]) -> ProviderFactory:
@@ -502,51 +598,3 @@ def openai_factory(secrets: Mapping[str, str]) -> ProviderFactory:
         return OpenAIProvider(name, settings, secrets)
 
     return build
-
-
-class _Deadline:
-    """Bounds a whole call, whatever phase it is in.
-
-    httpx times connecting, sending and each read separately, so a server slow in
-    several phases could hold a call for several timeouts: past the step's lease (the
-    timeout plus a grace), when another worker would run the step again. Once the call's
-    connection is up, a timer shuts its socket down at the deadline, which ends any
-    blocking read or write at once.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.at = time.monotonic() + seconds
-        self.expired = False
-        self._timer: threading.Timer | None = None
-        self._cancelled = False
-        self._lock = threading.Lock()
-
-    def trace(self, event: str, info: dict[str, Any]) -> None:
-        """An httpcore trace hook: arm the timer when the connection is made."""
-        if event != "connection.connect_tcp.complete":
-            return
-        stream = info.get("return_value")
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if not isinstance(sock, socket.socket):
-            return
-        with self._lock:
-            if self._cancelled:
-                return
-            delay = max(0.0, self.at - time.monotonic())
-            self._timer = threading.Timer(delay, self._expire, args=(sock,))
-            self._timer.daemon = True
-            self._timer.start()
-
-    def cancel(self) -> None:
-        with self._lock:
-            self._cancelled = True
-            if self._timer is not None:
-                self._timer.cancel()
-
-    def _expire(self, sock: socket.socket) -> None:
-        with self._lock:
-            if self._cancelled:
-                return
-            self.expired = True
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)

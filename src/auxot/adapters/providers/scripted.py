@@ -16,6 +16,17 @@ Settings (all optional):
            call as a retryable timeout once ``timeout`` has passed;
   model:   the model name to report (default ``scripted``).
 With no reply configured it answers with the rendered prompt itself.
+
+It can run agent steps too (``chat``). ``turns`` scripts an agent step's turns, per step
+key: each turn either asks for tool calls or gives the final answer::
+
+    turns:
+      triage:
+        - calls: [{tool: lookup_customer, arguments: {email: a@example.com}}]
+        - reply: "priority: high"
+
+Turns past the script (or with none) answer the task (the last user message) as a prompt
+is answered, without asking for a tool.
 """
 
 from __future__ import annotations
@@ -28,11 +39,30 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-from auxot.application.ports import Completion, PromptRequest, ProviderError, Usage
+from auxot.application.ports import (
+    ChatMessage,
+    ChatRequest,
+    ChatTurn,
+    Completion,
+    PromptRequest,
+    ProviderError,
+    ToolCall,
+    Usage,
+)
 from auxot.application.prompts import render
 from auxot.application.providers import DEFAULT_TIMEOUT_SECONDS
 
-_KNOWN = {"reply", "replies", "fail", "fail_first", "retryable", "delay", "model", "timeout"}
+_KNOWN = {
+    "reply",
+    "replies",
+    "fail",
+    "fail_first",
+    "retryable",
+    "delay",
+    "model",
+    "timeout",
+    "turns",
+}
 
 
 class ScriptedProvider:
@@ -53,6 +83,7 @@ class ScriptedProvider:
         self._replies = {str(k): _script(f"replies.{k}", v) for k, v in replies.items()}
         self._calls: Counter[tuple[UUID, str]] = Counter()
         self._lock = threading.Lock()
+        self._turns = _turns(settings.get("turns") or {})
         if not (0 <= self._delay < math.inf and 0 < self._timeout < math.inf):
             raise ValueError("scripted provider: delay must be >= 0 and timeout > 0, finite")
         self._fail_first = settings.get("fail_first")
@@ -66,15 +97,7 @@ class ScriptedProvider:
         self._closed = threading.Event()
 
     def complete(self, request: PromptRequest) -> Completion:
-        if self._delay:
-            # An interruptible stand-in for model latency, bounded like a real call.
-            if self._closed.wait(min(self._delay, self._timeout)):
-                raise ProviderError(f"provider '{self.name}' was closed", retryable=True)
-            if self._delay > self._timeout:
-                raise ProviderError(f"timed out after {self._timeout:g}s", retryable=True)
-        failure = self._failure()
-        if failure is not None:
-            raise ProviderError(failure, retryable=self._retryable)
+        self._wait_or_fail()
         text = self._text(request)
         usage = Usage(
             prompt_tokens=len(request.prompt.split()), completion_tokens=len(text.split())
@@ -107,8 +130,40 @@ class ScriptedProvider:
             return None
         return str(self._fail or f"scripted failure {call} of {self._fail_first}")
 
+    def chat(self, request: ChatRequest) -> ChatTurn:
+        turn = sum(1 for m in request.messages if m.role == "assistant")
+        script = self._turns.get(request.step, ())
+        if turn < len(script):
+            self._wait_or_fail()
+            message = script[turn]
+            words = sum(len((m.content or "").split()) for m in request.messages)
+            usage = Usage(prompt_tokens=words, completion_tokens=len(message.tool_calls) or 1)
+            return ChatTurn(message=message, model=self._model, usage=usage)
+        task = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+        completion = self.complete(
+            PromptRequest(
+                prompt=task or "",
+                work_id=request.work_id,
+                step=request.step,
+                attempt=request.attempt,
+            )
+        )
+        message = ChatMessage(role="assistant", content=completion.text)
+        return ChatTurn(message=message, model=completion.model, usage=completion.usage)
+
     def close(self) -> None:
         self._closed.set()
+
+    def _wait_or_fail(self) -> None:
+        if self._delay:
+            # An interruptible stand-in for model latency, bounded like a real call.
+            if self._closed.wait(min(self._delay, self._timeout)):
+                raise ProviderError(f"provider '{self.name}' was closed", retryable=True)
+            if self._delay > self._timeout:
+                raise ProviderError(f"timed out after {self._timeout:g}s", retryable=True)
+        failure = self._failure()
+        if failure is not None:
+            raise ProviderError(failure, retryable=self._retryable)
 
 
 def _script(name: str, value: Any) -> tuple[Any, ...] | None:
@@ -122,3 +177,39 @@ def _script(name: str, value: Any) -> tuple[Any, ...] | None:
             "non-empty list of them"
         )
     return entries
+
+
+def _turns(value: Any) -> dict[str, tuple[ChatMessage, ...]]:
+    """``turns`` as each step's scripted assistant messages."""
+    wrong = (
+        "scripted provider: turns must map step keys to lists of {calls: [...]} or {reply: text}"
+    )
+    if not isinstance(value, Mapping):
+        raise ValueError(wrong)
+    scripts: dict[str, tuple[ChatMessage, ...]] = {}
+    for step, turns in value.items():
+        if not isinstance(turns, list) or not all(isinstance(t, Mapping) for t in turns):
+            raise ValueError(wrong)
+        scripts[str(step)] = tuple(_turn(n, t, wrong) for n, t in enumerate(turns, start=1))
+    return scripts
+
+
+def _turn(number: int, turn: Mapping[str, Any], wrong: str) -> ChatMessage:
+    if set(turn) == {"reply"} and isinstance(turn["reply"], str):
+        return ChatMessage(role="assistant", content=turn["reply"])
+    calls = turn.get("calls")
+    if set(turn) != {"calls"} or not isinstance(calls, list) or not calls:
+        raise ValueError(wrong)
+    tool_calls = []
+    for n, call in enumerate(calls, start=1):
+        if not isinstance(call, Mapping) or not isinstance(call.get("tool"), str):
+            raise ValueError(f"scripted provider: each call needs a 'tool' name ({call!r})")
+        arguments = call.get("arguments", {})
+        tool_calls.append(
+            ToolCall(
+                id=f"call_{number}_{n}",
+                name=call["tool"],
+                arguments_json=arguments if isinstance(arguments, str) else json.dumps(arguments),
+            )
+        )
+    return ChatMessage(role="assistant", content=None, tool_calls=tuple(tool_calls))

@@ -185,7 +185,8 @@ def _applied_json(applied: list[Applied]) -> dict[str, list[dict[str, Any]]]:
         "intakes": [],
     }
     for a in applied:
-        out[f"{a.kind}s"].append({"name": a.name, "id": a.id, "status": a.outcome, **a.extra})
+        entry = {"name": a.name, "id": a.id, "status": a.outcome, **a.extra}
+        out.setdefault(f"{a.kind}s", []).append(entry)  # tools and agents when declared
     return out
 
 

@@ -1,0 +1,1 @@
+"""Tools agents call: HTTP tools declared in workflow files."""
