@@ -25,10 +25,9 @@ DEFINITION = Definition(
 TIMEOUT = 10.0
 
 
-def new_item(item_id: UUID | None = None) -> WorkItem:
-    return WorkItem.receive(
-        item_id or uuid4(), uuid4(), uuid4(), 1, DEFINITION, {"n": 1}, AT
-    )
+def new_item(item_id: UUID | None = None) -> WorkItem.Received:
+    """A new work item, as the intake submits it: its first event."""
+    return WorkItem.received(item_id or uuid4(), uuid4(), uuid4(), 1, DEFINITION, {"n": 1}, AT)
 
 
 def stored_ids(work: WorkLog) -> list[UUID]:
@@ -64,9 +63,9 @@ def test_a_single_submission_is_committed_and_announced(work: WorkLog) -> None:
     saved = threading.Event()
     committer = GroupCommitter(lambda events: work.save(*events), on_saved=saved.set)
     item = new_item()
-    committer.submit(item).result(TIMEOUT)
+    committer.submit([item]).result(TIMEOUT)
     assert saved.wait(TIMEOUT)  # on_saved runs just after the futures are answered
-    assert work.repository.get(item.id).version == 1
+    assert work.repository.get(item.originator_id).version == 1
     committer.stop()
 
 
@@ -74,35 +73,35 @@ def test_concurrent_submissions_all_resolve_and_are_all_stored(work: WorkLog) ->
     committer = GroupCommitter(lambda events: work.save(*events))
     items = [new_item() for _ in range(400)]
     with ThreadPoolExecutor(8) as pool:
-        futures = list(pool.map(committer.submit, items))
+        futures = list(pool.map(lambda item: committer.submit([item]), items))
     for future in futures:
         assert future.result(TIMEOUT) is None
     committer.stop()
-    assert sorted(stored_ids(work)) == sorted(item.id for item in items)
+    assert sorted(stored_ids(work)) == sorted(item.originator_id for item in items)
 
 
 def test_submissions_queued_behind_a_save_are_saved_together(work: WorkLog) -> None:
     save = GatedSave(work)
     committer = GroupCommitter(save)
-    first = committer.submit(new_item())
+    first = committer.submit([new_item()])
     assert save.entered.wait(TIMEOUT)
     queued = [new_item() for _ in range(5)]
-    futures = [committer.submit(item) for item in queued]
+    futures = [committer.submit([item]) for item in queued]
     assert not any(f.done() for f in [first, *futures])  # nothing answers before commit
     save.release.set()
     for future in [first, *futures]:
         future.result(TIMEOUT)
     committer.stop()
     assert len(save.calls) == 2
-    assert [e.originator_id for e in save.calls[1]] == [item.id for item in queued]
+    assert [e.originator_id for e in save.calls[1]] == [item.originator_id for item in queued]
 
 
 def test_max_batch_bounds_a_batch(work: WorkLog) -> None:
     save = GatedSave(work)
     committer = GroupCommitter(save, max_batch=2)
-    first = committer.submit(new_item())
+    first = committer.submit([new_item()])
     assert save.entered.wait(TIMEOUT)
-    futures = [committer.submit(new_item()) for _ in range(5)]
+    futures = [committer.submit([new_item()]) for _ in range(5)]
     save.release.set()
     for future in [first, *futures]:
         future.result(TIMEOUT)
@@ -112,17 +111,17 @@ def test_max_batch_bounds_a_batch(work: WorkLog) -> None:
 
 def test_a_bad_member_fails_alone_and_its_neighbours_commit(work: WorkLog) -> None:
     existing = new_item()
-    work.save(existing)
+    work.put_events([existing])
     save = GatedSave(work)
     committer = GroupCommitter(save)
-    blocker = committer.submit(new_item())
+    blocker = committer.submit([new_item()])
     assert save.entered.wait(TIMEOUT)
     good_before, good_after = new_item(), new_item()
-    duplicate = new_item(existing.id)  # its creation event conflicts with the stored one
+    duplicate = new_item(existing.originator_id)  # its creation event conflicts with the stored one
     futures = {
-        "before": committer.submit(good_before),
-        "duplicate": committer.submit(duplicate),
-        "after": committer.submit(good_after),
+        "before": committer.submit([good_before]),
+        "duplicate": committer.submit([duplicate]),
+        "after": committer.submit([good_after]),
     }
     save.release.set()
     blocker.result(TIMEOUT)
@@ -133,10 +132,10 @@ def test_a_bad_member_fails_alone_and_its_neighbours_commit(work: WorkLog) -> No
     committer.stop()
     # The whole batch was tried once, then each member on its own.
     assert [len(call) for call in save.calls] == [1, 3, 1, 1, 1]
-    assert work.repository.get(good_before.id).version == 1
-    assert work.repository.get(good_after.id).version == 1
-    assert stored_ids(work).count(existing.id) == 1
-    assert work.repository.get(existing.id).input == existing.input
+    assert work.repository.get(good_before.originator_id).version == 1
+    assert work.repository.get(good_after.originator_id).version == 1
+    assert stored_ids(work).count(existing.originator_id) == 1
+    assert work.repository.get(existing.originator_id).input == existing.input
 
 
 def test_a_failing_save_fails_a_lone_submission(work: WorkLog) -> None:
@@ -145,22 +144,22 @@ def test_a_failing_save_fails_a_lone_submission(work: WorkLog) -> None:
 
     committer = GroupCommitter(broken)
     with pytest.raises(RuntimeError, match="database down"):
-        committer.submit(new_item()).result(TIMEOUT)
+        committer.submit([new_item()]).result(TIMEOUT)
     committer.stop()
 
 
 def test_stop_commits_what_was_queued(work: WorkLog) -> None:
     save = GatedSave(work)
     committer = GroupCommitter(save)
-    first = committer.submit(new_item())
+    first = committer.submit([new_item()])
     assert save.entered.wait(TIMEOUT)
     queued = [new_item() for _ in range(3)]
-    futures: list[Future[None]] = [committer.submit(item) for item in queued]
+    futures: list[Future[None]] = [committer.submit([item]) for item in queued]
     save.release.set()
     committer.stop()
     # stop() returned: everything submitted before it is answered, without waiting.
     assert all(f.done() and f.exception() is None for f in [first, *futures])
-    assert set(stored_ids(work)) >= {item.id for item in queued}
+    assert set(stored_ids(work)) >= {item.originator_id for item in queued}
 
 
 def test_stop_without_submissions_returns_at_once(work: WorkLog) -> None:
@@ -180,9 +179,9 @@ def test_a_database_failure_fails_the_whole_batch_in_one_try(work: WorkLog) -> N
         save(events)
 
     committer = GroupCommitter(down_after_the_first)
-    first = committer.submit(new_item())
+    first = committer.submit([new_item()])
     assert save.entered.wait(TIMEOUT)
-    futures = [committer.submit(new_item()) for _ in range(4)]
+    futures = [committer.submit([new_item()]) for _ in range(4)]
     save.release.set()
     first.result(TIMEOUT)
     for future in futures:
@@ -199,16 +198,16 @@ def test_async_submissions_resolve_on_their_loop_once_committed(work: WorkLog) -
 
     async def submit_many() -> list[UUID]:
         first = new_item()
-        blocker = committer.submit_async(first)
+        blocker = committer.submit_async([first])
         await asyncio.to_thread(save.entered.wait, TIMEOUT)
         items = [new_item() for _ in range(20)]
-        waiting = [committer.submit_async(item) for item in items]
-        gone = committer.submit_async(new_item())
+        waiting = [committer.submit_async([item]) for item in items]
+        gone = committer.submit_async([new_item()])
         gone.cancel()  # a client that went away must not break its batch
         assert not any(f.done() for f in waiting)  # nothing answers before the commit
         save.release.set()
         await asyncio.wait_for(asyncio.gather(blocker, *waiting), TIMEOUT)
-        return [first.id, *(item.id for item in items)]
+        return [first.originator_id, *(item.originator_id for item in items)]
 
     committed = asyncio.run(submit_many())
     committer.stop()
@@ -223,7 +222,7 @@ def test_an_async_submission_gets_the_commit_failure(work: WorkLog) -> None:
     committer = GroupCommitter(broken)
 
     async def submit() -> None:
-        await asyncio.wait_for(committer.submit_async(new_item()), TIMEOUT)
+        await asyncio.wait_for(committer.submit_async([new_item()]), TIMEOUT)
 
     with pytest.raises(OSError, match="disk full"):
         asyncio.run(submit())
@@ -233,12 +232,12 @@ def test_an_async_submission_gets_the_commit_failure(work: WorkLog) -> None:
 def test_a_cancelled_submission_does_not_stop_the_writer(work: WorkLog) -> None:
     save = GatedSave(work)
     committer = GroupCommitter(save)
-    first = committer.submit(new_item())
+    first = committer.submit([new_item()])
     assert save.entered.wait(TIMEOUT)
-    abandoned = committer.submit(new_item())
+    abandoned = committer.submit([new_item()])
     assert abandoned.cancel()  # its submitter gave up waiting
     save.release.set()
     first.result(TIMEOUT)
     # The writer is still alive: later submissions commit.
-    committer.submit(new_item()).result(TIMEOUT)
+    committer.submit([new_item()]).result(TIMEOUT)
     committer.stop()

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, CanMutateAggregate
+from eventsourcing.domain import CanMutateAggregate
 from eventsourcing.persistence import RecordConflictError
 
 Events = Sequence[CanMutateAggregate[UUID]]
@@ -51,23 +51,22 @@ class GroupCommitter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, aggregate: Aggregate) -> Future[None]:
-        """Queue the aggregate's pending events; the future resolves once committed."""
+    def submit(self, events: Events) -> Future[None]:
+        """Queue new events (an aggregate's ``collect_events()``, or a new item's first
+        event); the future resolves once they are committed."""
         future: Future[None] = Future()
-        self._enqueue(aggregate, future)
+        self._enqueue(events, future)
         return future
 
-    def submit_async(self, aggregate: Aggregate) -> asyncio.Future[None]:
+    def submit_async(self, events: Events) -> asyncio.Future[None]:
         """Like ``submit``, from a coroutine: await the result on the running loop."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._enqueue(aggregate, future)
+        self._enqueue(events, future)
         return future
 
-    def _enqueue(self, aggregate: Aggregate, waiter: Waiter) -> None:
+    def _enqueue(self, events: Events, waiter: Waiter) -> None:
         self._ensure_started()
-        # Collect now: a failed batch is retried event list by event list, and the
-        # library's save() drains an aggregate's pending events even when it fails.
-        self._queue.put((aggregate.collect_events(), waiter))
+        self._queue.put((events, waiter))
 
     def stop(self) -> None:
         """Commit what is queued, then stop the writer thread."""

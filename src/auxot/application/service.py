@@ -60,8 +60,9 @@ class Service:
         input: dict[str, Any],
         *,
         refresh: bool = True,
-    ) -> WorkItem:
-        """A new work item for the intake, not yet saved: hand it to ``committer``.
+    ) -> WorkItem.Received:
+        """A new work item for the intake, as its first event, not yet saved: hand it to
+        ``committer``.
 
         ``caller`` None is the embedding application itself, trusted with every intake.
         Touches no database unless ``refresh`` and the intake is not known yet.
@@ -70,7 +71,7 @@ class Service:
         workflow = self.directory.workflow(intake.workflow_id)
         if workflow is None:
             raise NotFoundError("intake")
-        return WorkItem.receive(
+        return WorkItem.received(
             id=self.ids.new_id(),
             intake_id=intake.id,
             workflow_id=workflow.id,
@@ -89,8 +90,8 @@ class Service:
         refresh: bool = True,
     ) -> tuple[UUID, Future[None]]:
         """Receive a work item and commit it; the future resolves once it is committed."""
-        item = self.receive(caller, intake_id, input, refresh=refresh)
-        return item.id, self.committer.submit(item)
+        receipt = self.receive(caller, intake_id, input, refresh=refresh)
+        return receipt.originator_id, self.committer.submit([receipt])
 
     def work_record(self, caller: Caller | None, intake_id: UUID, work_id: UUID) -> bytes:
         """The item's record as JSON, as the intake's caller may see it. Reads the

@@ -74,13 +74,14 @@ class IntakeController(Controller):
         wait = wait_seconds(request) if request.scope["query_string"] else None
         work_input = _work_input(request, await request.body())
         try:
-            item = service.receive(caller, intake, work_input, refresh=False)
+            receipt = service.receive(caller, intake, work_input, refresh=False)
         except NotFoundError:
-            item = await _receive_after_refresh(service, caller, intake, work_input)
-        await service.committer.submit_async(item)
-        ref = format_ref("work", item.id)
+            receipt = await _receive_after_refresh(service, caller, intake, work_input)
+        await service.committer.submit_async([receipt])
+        work_id = receipt.originator_id
+        ref = format_ref("work", work_id)
         location = f"/v1/intake/{intake_id}/work/{ref}"
-        if wait is not None and (record := await ended_record(service, item.id, wait)):
+        if wait is not None and (record := await ended_record(service, work_id, wait)):
             return _record_response(record, location)
         return Response(
             WorkAccepted(work_id=ref),
@@ -123,7 +124,7 @@ def _record_response(record: bytes, location: str) -> Response[WorkAccepted]:
 
 async def _receive_after_refresh(
     service: Service, caller: Caller, intake: UUID, work_input: dict[str, Any]
-) -> WorkItem:
+) -> WorkItem.Received:
     """An intake this process does not know yet may have been created elsewhere: look
     (reading the database, so off the event loop) before answering 404."""
     try:

@@ -55,12 +55,13 @@ class IntakeFastPath:
             return
         assert service is not None
         try:
-            item = service.receive(caller, intake, work_input, refresh=False)
+            receipt = service.receive(caller, intake, work_input, refresh=False)
         except NotFoundError:
             await self._next(scope, _replay(messages, receive), send)
             return
-        await service.committer.submit_async(item)
-        await _accepted(send, scope["path_params"]["intake_id"], format_ref("work", item.id))
+        await service.committer.submit_async([receipt])
+        work_ref = format_ref("work", receipt.originator_id)
+        await _accepted(send, scope["path_params"]["intake_id"], work_ref)
 
 
 def _caller_and_intake(service: Service, scope: Scope) -> tuple[Caller, UUID] | None:

@@ -117,7 +117,7 @@ class WorkflowController(Controller):
         workflow = _workflow(workflow_id)
         task_input = _work_input(request, await request.body())
         item = await run_use_case(lambda: Lifecycle(service).new_task(caller, workflow, task_input))
-        await service.committer.submit_async(item)
+        await service.committer.submit_async(item.collect_events())
         return work_accepted(item.id)
 
 
