@@ -210,7 +210,7 @@ def test_a_running_item_finishes_on_its_version_while_new_items_use_the_newest(
 def test_a_manual_task_runs_with_its_input_and_no_intake(harness: Harness) -> None:
     apply(harness)
     item = lifecycle(harness).new_task(caller("support"), TRIAGE, {"subject": "S", "customer": "C"})
-    harness.service.committer.submit(item).result(10)
+    harness.service.committer.submit(item.collect_events()).result(10)
     record = harness.run_to_the_end(item.id)
     assert (record.status, record.intake_id, record.output) == ("completed", None, "Reply to C")
     assert decode_record(lifecycle(harness).record(caller("support"), item.id)) == record
