@@ -41,6 +41,7 @@ from eventsourcing.utils import Environment
 from auxot.adapters.persistence import Database, parse_database_url
 from auxot.adapters.persistence.memory import MemoryWorkView
 from auxot.adapters.persistence.postgres import PostgresWorkView
+from auxot.adapters.persistence.postgres import WorkEventsRecorder as PostgresWorkEventsRecorder
 from auxot.adapters.persistence.sqlite import (
     RegistryEventsRecorder,
     SQLiteWorkView,
@@ -161,7 +162,7 @@ class TestPostgresRegistryRecorder(_EventLog, _Postgres, lib.ApplicationRecorder
 @pytest.mark.postgres
 class TestPostgresWorkLogRecorder(_EventLog, _Postgres, lib.ApplicationRecorderTestCase[Any]):
     app_name = "work"
-    expected_class = PostgresApplicationRecorder
+    expected_class = PostgresWorkEventsRecorder
 
 
 # Two writers racing: each one's events get one contiguous block of notification ids, so
@@ -187,7 +188,7 @@ class TestPostgresWorkLogNonInterleaving(
     _EventLog, _Postgres, lib.NonInterleavingNotificationIDsBaseCase
 ):
     app_name = "work"
-    expected_class = PostgresApplicationRecorder
+    expected_class = PostgresWorkEventsRecorder
 
 
 # -- the status views' tracking: TrackingRecorderTestCase -------------------------------

@@ -52,6 +52,8 @@ class Database:
                 "SQLITE_LOCK_TIMEOUT": "30",
                 "APPLICATION_RECORDER_TOPIC": sqlite.events_recorder_topic(app_name),
             }
+        from auxot.adapters.persistence import postgres
+
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": self.dbname,
@@ -66,6 +68,11 @@ class Database:
             "POSTGRES_MAX_OVERFLOW": str(self.pool_size if app_name == "work" else 4),
             "POSTGRES_CONNECT_TIMEOUT": "10",
             "POSTGRES_LOCK_TIMEOUT": "30",
+            **(
+                {"APPLICATION_RECORDER_TOPIC": postgres.events_recorder_topic()}
+                if app_name == "work"
+                else {}
+            ),
         }
 
     def work_view(self, work: AuxotApplication) -> WorkView:
