@@ -80,6 +80,29 @@ class Auxot:
             raise NotFoundError(f"no work item '{work_id}'")
         return decode_record(found[1])
 
+    def complete_step(
+        self,
+        work_id: str,
+        step: str,
+        *,
+        user: str,
+        condition: str,
+        note: str | None = None,
+        output: Any = None,
+    ) -> WorkRecord:
+        """Act on a human step as ``user``, under the same rules as that user's key;
+        the item's record as saved. NotFoundError when the user may not act on it;
+        ``auxot.domain.work_item.WorkItemError`` when the item refuses the decision."""
+        record = self.service.complete_step(
+            self.service.local_user(user),
+            self._work(work_id),
+            step,
+            condition=condition,
+            note=note,
+            output=output,
+        )
+        return decode_record(record)
+
     def wait(self, work_id: str, timeout: float = 60.0) -> WorkRecord:
         """Wait for the item to end (completed, failed or cancelled); TimeoutError if it
         does not."""
