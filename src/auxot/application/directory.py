@@ -139,3 +139,7 @@ class Directory:
         # A copy: the refresh thread may add teams while a request reads them.
         teams = list(self.teams_by_name.values())
         return frozenset(t.id for t in teams if user in t.members)
+
+    def teams_administered_by(self, user: str) -> frozenset[UUID]:
+        teams = list(self.teams_by_name.values())
+        return frozenset(t.id for t in teams if user in t.admins)

@@ -241,5 +241,7 @@ def tasks_of(
     member of), oldest first. A team key has none: it is not a person."""
     if caller.kind != "user":
         return []
-    teams = [t.name for t in (directory.team(i) for i in caller.teams) if t is not None]
+    # Members' tasks only: an admin may act on any step of the team, but lists their own.
+    member_of = directory.teams_of_user(caller.owner)
+    teams = [t.name for t in (directory.team(i) for i in member_of) if t is not None]
     return view.tasks(caller.owner, teams, limit, after)

@@ -34,13 +34,18 @@ class Caller:
     owner: str
     teams: frozenset[UUID]
     expires_at: datetime | None = None
+    administers: frozenset[UUID] = frozenset()
+    """User keys: the teams that list the user under ``admins``."""
 
     def may_use(self, team: UUID) -> bool:
         return team in self.teams
 
     def may_administer(self, team: UUID) -> bool:
-        """Change the team's resources (its keys, its workflows): the team's own key."""
-        return self.kind == "team" and team in self.teams
+        """Change the team's resources (its keys, its workflows): the team's own key, or
+        a user key of one of its admins."""
+        if self.kind == "team":
+            return team in self.teams
+        return team in self.administers
 
 
 @attrs.frozen
@@ -109,10 +114,25 @@ def authenticate(
         return None
     if not key.usable_at(clock.now()):
         return None
-    teams = (
-        frozenset({team_id(key.owner)}) if kind == "team" else directory.teams_of_user(key.owner)
-    )
+    if kind == "user":
+        return user_caller(directory, key.owner, key_id, key.expires_at)
+    teams = frozenset({team_id(key.owner)})
     return Caller(key_id=key_id, kind=kind, owner=key.owner, teams=teams, expires_at=key.expires_at)
+
+
+def user_caller(
+    directory: Directory, user: str, key_id: UUID, expires_at: datetime | None = None
+) -> Caller:
+    """A user: the teams it is a member or an admin of, and those it administers."""
+    administers = directory.teams_administered_by(user)
+    return Caller(
+        key_id=key_id,
+        kind="user",
+        owner=user,
+        teams=directory.teams_of_user(user) | administers,
+        expires_at=expires_at,
+        administers=administers,
+    )
 
 
 class Authenticator:

@@ -20,7 +20,14 @@ from auxot.application.directory import Directory
 from auxot.application.errors import NotFoundError as NotFoundError  # re-exported
 from auxot.application.group_commit import GroupCommitter
 from auxot.application.human_steps import TaskNotFoundError, complete_step, tasks_of
-from auxot.application.keys import Authenticator, Caller, IssuedKey, issue_key, revoke_key
+from auxot.application.keys import (
+    Authenticator,
+    Caller,
+    IssuedKey,
+    issue_key,
+    revoke_key,
+    user_caller,
+)
 from auxot.application.ports import Clock, Ids, ProviderSlots, WorkRow, WorkView
 from auxot.application.providers import ProviderPool
 from auxot.application.records import encode_record, row_of
@@ -179,9 +186,7 @@ class Service:
         """The caller a command-line user stands for: a user with no key, under the same
         rules as a ``user.`` key of theirs."""
         self.directory.refresh()
-        return Caller(
-            key_id=UUID(int=0), kind="user", owner=name, teams=self.directory.teams_of_user(name)
-        )
+        return user_caller(self.directory, name, UUID(int=0))
 
     def tasks(
         self, caller: Caller, limit: int, after: tuple[datetime, UUID] | None = None

@@ -17,7 +17,12 @@ from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn
 
-from auxot.application.declarations import Declaration, DeclarationError, HandoffDecl
+from auxot.application.declarations import (
+    Declaration,
+    DeclarationError,
+    HandoffDecl,
+    WorkflowDecl,
+)
 from auxot.domain.durations import Duration
 
 _converter = cattrs.Converter(forbid_extra_keys=True)
@@ -135,6 +140,15 @@ def load_declaration(text: str, source: str = "<workflow file>") -> Declaration:
     except (ClassValidationError, IterableValidationError) as exc:
         issues = [(_line(node, path), path, message) for path, message in _flatten(exc, "")]
         raise WorkflowFileError(source, issues) from exc
+
+
+def structure_workflow(data: dict[str, Any]) -> WorkflowDecl:
+    """One workflow as plain data (an API request's body), in the shape of a workflow
+    file's ``workflows`` entry; WorkflowFileError naming each bad field by path."""
+    try:
+        return _converter.structure(data, WorkflowDecl)
+    except (ClassValidationError, IterableValidationError) as exc:
+        raise WorkflowFileError("body", [(None, p, m) for p, m in _flatten(exc, "")]) from exc
 
 
 def locate(text: str, source: str, error: DeclarationError) -> WorkflowFileError:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 import attrs
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -30,6 +30,7 @@ from auxot.domain.provider import Provider
 from auxot.domain.team import Team
 from auxot.entrypoints.http.auth import provide_caller
 from auxot.entrypoints.http.problems import bad_request, forbidden, not_found, unprocessable
+from auxot.entrypoints.http.use_cases import define_workflow_from
 from auxot.entrypoints.http.wire import (
     IntakeOut,
     KeyCreated,
@@ -38,6 +39,7 @@ from auxot.entrypoints.http.wire import (
     Page,
     ProviderOut,
     TeamOut,
+    WorkflowDefined,
 )
 from auxot.entrypoints.http.wire import (
     WorkflowSummary as WorkflowSummaryWire,
@@ -136,6 +138,21 @@ class WorkflowListController(_AdminController):
     ) -> Page[WorkflowSummaryWire]:
         summaries = Lifecycle(service).workflows(caller)
         return _page(summaries, _by_name, workflow_summary, paging)
+
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        summary="Define a new workflow",
+        description="The body is one workflow as a workflow file's `workflows` entry "
+        "(name, team, description, steps). Only the team itself or its admins may.",
+    )
+    async def create_workflow(
+        self,
+        request: Request[Any, Any, Any],
+        caller: NamedDependency[Caller],
+        service: NamedDependency[Service],
+    ) -> WorkflowDefined:
+        return await define_workflow_from(service, caller, request, at=None)
 
 
 class IntakesController(_AdminController):

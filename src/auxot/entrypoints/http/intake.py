@@ -21,12 +21,10 @@ from auxot.application.refs import format_ref, parse_ref
 from auxot.application.service import Service
 from auxot.domain.work_item import WorkItem
 from auxot.entrypoints.http.auth import provide_caller
+from auxot.entrypoints.http.bodies import json_object
 from auxot.entrypoints.http.intake_fast_path import IntakeFastPath
 from auxot.entrypoints.http.problems import (
-    bad_request,
     not_found,
-    unprocessable,
-    unsupported_media_type,
 )
 from auxot.entrypoints.http.waiting import ended_record, wait_seconds
 from auxot.entrypoints.http.wire import WorkAccepted
@@ -72,7 +70,7 @@ class IntakeController(Controller):
             raise not_found()
         # The hot path has no query string and pays for nothing more than this test.
         wait = wait_seconds(request) if request.scope["query_string"] else None
-        work_input = _work_input(request, await request.body())
+        work_input = json_object(request, await request.body())
         try:
             receipt = service.receive(caller, intake, work_input, refresh=False)
         except NotFoundError:
@@ -131,32 +129,3 @@ async def _receive_after_refresh(
         return await anyio.to_thread.run_sync(lambda: service.receive(caller, intake, work_input))
     except NotFoundError:
         raise not_found() from None
-
-
-def _work_input(request: Request[Any, Any, Any], body: bytes) -> dict[str, Any]:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        raise unsupported_media_type("Send the work item's input as application/json.")
-    try:
-        value = _decoder.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise bad_request(f"The body is not valid JSON: {exc}.") from None
-    except RecursionError:
-        raise bad_request("The body's JSON is nested too deeply.") from None
-    if not isinstance(value, dict):
-        raise unprocessable(
-            f"The body must be a JSON object (the work item's input), not {_json_kind(value)}."
-        )
-    return value
-
-
-def _json_kind(value: object) -> str:
-    kinds = {
-        list: "an array",
-        str: "a string",
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        type(None): "null",
-    }
-    return kinds.get(type(value), "a value")

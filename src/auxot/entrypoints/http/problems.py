@@ -39,8 +39,14 @@ def unsupported_media_type(detail: str) -> ProblemDetailsException:
     return ProblemDetailsException(status_code=415, title="Unsupported Media Type", detail=detail)
 
 
-def unprocessable(detail: str) -> ProblemDetailsException:
-    return ProblemDetailsException(status_code=422, title="Unprocessable Content", detail=detail)
+def unprocessable(
+    detail: str, errors: list[dict[str, str]] | None = None
+) -> ProblemDetailsException:
+    """422; ``errors`` (``{"path", "message"}`` each) when there are several to name."""
+    extra = {"errors": errors} if errors else None
+    return ProblemDetailsException(
+        status_code=422, title="Unprocessable Content", detail=detail, extra=extra
+    )
 
 
 def conflict(detail: str) -> ProblemDetailsException:

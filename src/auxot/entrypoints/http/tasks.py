@@ -72,7 +72,7 @@ class TasksController(Controller):
         status_code=HTTP_200_OK,
         summary="Act on a human step",
         description=(
-            "Body: {\"condition\": \"approved\", \"note\": \"...\", \"output\": {...}}. "
+            'Body: {"condition": "approved", "note": "...", "output": {...}}. '
             "Answers the work item's record as saved. 404 when the item does not exist or "
             "this key may not act on the step; 409 when the item is not waiting on it; "
             "403 when the caller acted on the step it names in not_by_actor_of."

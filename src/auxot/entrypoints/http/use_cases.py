@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 from uuid import UUID
 
 import anyio.to_thread
-from litestar import Response
+from litestar import Request, Response
 from litestar.status_codes import HTTP_202_ACCEPTED
 
+from auxot.application.declarations import DeclarationError
+from auxot.application.errors import ForbiddenError, NotFoundError
+from auxot.application.keys import Caller
 from auxot.application.lifecycle import ConflictError
 from auxot.application.refs import format_ref
-from auxot.application.service import NotFoundError
-from auxot.entrypoints.http.problems import conflict, not_found
-from auxot.entrypoints.http.wire import WorkAccepted
+from auxot.application.service import Service
+from auxot.application.workflow_definitions import ConflictingWorkflowError, define_workflow
+from auxot.entrypoints.http.bodies import json_object
+from auxot.entrypoints.http.problems import conflict, forbidden, not_found, unprocessable
+from auxot.entrypoints.http.wire import WorkAccepted, WorkflowDefined
+from auxot.entrypoints.workflow_file import WorkflowFileError, structure_workflow
 
 T = TypeVar("T")
 
@@ -38,3 +44,39 @@ def work_accepted(work_id: UUID) -> Response[WorkAccepted]:
         status_code=HTTP_202_ACCEPTED,
         headers={"Location": f"/v1/work/{ref}"},
     )
+
+
+async def define_workflow_from(
+    service: Service, caller: Caller, request: Request[Any, Any, Any], at: UUID | None
+) -> WorkflowDefined:
+    """The body (a workflow as in a workflow file) defined through ``define_workflow``;
+    every refusal as its problem: 404, 403, 409, or 422 naming each bad field."""
+    body = json_object(request, await request.body())
+    try:
+        declaration = structure_workflow(body)
+    except WorkflowFileError as exc:
+        raise unprocessable("The body is not a valid workflow.", _errors(exc.issues)) from None
+    try:
+        applied = await anyio.to_thread.run_sync(
+            lambda: define_workflow(service, caller, declaration, at=at)
+        )
+    except NotFoundError:
+        raise not_found() from None
+    except ForbiddenError as exc:
+        raise forbidden(str(exc)) from None
+    except ConflictingWorkflowError as exc:
+        raise conflict(str(exc)) from None
+    except DeclarationError as exc:
+        issues = [(None, i.path.removeprefix("workflows[0]."), i.message) for i in exc.issues]
+        raise unprocessable("The workflow was not saved.", _errors(issues)) from None
+    return WorkflowDefined(
+        id=applied.id,
+        name=applied.name,
+        outcome=applied.outcome,
+        version=applied.extra["version"],
+        warnings=applied.extra["warnings"],
+    )
+
+
+def _errors(issues: Sequence[tuple[int | None, str, str]]) -> list[dict[str, str]]:
+    return [{"path": path or "$", "message": message} for _, path, message in issues]

@@ -28,6 +28,17 @@ class WorkflowSummary(msgspec.Struct, kw_only=True):
     current_version: int
 
 
+class WorkflowDefined(msgspec.Struct, kw_only=True):
+    """What defining a workflow did: ``created``, ``updated`` (a new version) or
+    ``unchanged``; ``warnings`` as ``auxot apply`` prints them."""
+
+    id: str
+    name: str
+    outcome: str
+    version: int
+    warnings: list[str]
+
+
 class WorkflowVersion(msgspec.Struct, kw_only=True):
     version: int
     created_at: datetime

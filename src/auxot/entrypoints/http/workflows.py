@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
@@ -17,10 +17,15 @@ from auxot.application.lifecycle import Lifecycle, WorkflowSummary
 from auxot.application.refs import format_ref, parse_ref
 from auxot.application.service import Service
 from auxot.entrypoints.http.auth import provide_caller
-from auxot.entrypoints.http.intake import _work_input
+from auxot.entrypoints.http.bodies import json_object
 from auxot.entrypoints.http.problems import not_found
-from auxot.entrypoints.http.use_cases import run_use_case, work_accepted
-from auxot.entrypoints.http.wire import WorkAccepted, WorkflowVersion, WorkflowVersions
+from auxot.entrypoints.http.use_cases import define_workflow_from, run_use_case, work_accepted
+from auxot.entrypoints.http.wire import (
+    WorkAccepted,
+    WorkflowDefined,
+    WorkflowVersion,
+    WorkflowVersions,
+)
 from auxot.entrypoints.http.wire import WorkflowSummary as WorkflowSummaryWire
 
 
@@ -40,6 +45,23 @@ class WorkflowController(Controller):
         return workflow_summary(
             await run_use_case(lambda: Lifecycle(service).workflow(caller, workflow))
         )
+
+    @put(
+        "/",
+        summary="Define the workflow's next version",
+        description="The body is the workflow as a workflow file's `workflows` entry; its "
+        "name and team must be this workflow's. An unchanged definition records nothing; a "
+        "changed one the next version (running items finish on theirs).",
+    )
+    async def define(
+        self,
+        request: Request[Any, Any, Any],
+        workflow_id: FromPath[str],
+        caller: NamedDependency[Caller],
+        service: NamedDependency[Service],
+    ) -> WorkflowDefined:
+        at = _workflow(workflow_id)
+        return await define_workflow_from(service, caller, request, at=at)
 
     @get("/versions", summary="The workflow's definition versions, oldest first")
     async def versions(
@@ -115,7 +137,7 @@ class WorkflowController(Controller):
         service: NamedDependency[Service],
     ) -> Response[WorkAccepted]:
         workflow = _workflow(workflow_id)
-        task_input = _work_input(request, await request.body())
+        task_input = json_object(request, await request.body())
         item = await run_use_case(lambda: Lifecycle(service).new_task(caller, workflow, task_input))
         await service.committer.submit_async(item.collect_events())
         return work_accepted(item.id)
