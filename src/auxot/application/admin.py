@@ -19,11 +19,13 @@ from auxot.application.errors import ForbiddenError, NotFoundError
 from auxot.application.keys import Caller, IssuedKey, issue_key, revoke_key
 from auxot.application.ports import Clock, Ids
 from auxot.application.stores import Registry
+from auxot.domain.agent import Agent
 from auxot.domain.api_key import ApiKey
 from auxot.domain.identity import team_id
 from auxot.domain.intake import Intake
 from auxot.domain.provider import Provider
 from auxot.domain.team import Team
+from auxot.domain.tool import Tool
 
 A = TypeVar("A")
 
@@ -56,6 +58,17 @@ class Admin:
     def provider(self, caller: Caller, id: UUID) -> Provider:
         found = [p for p in self._directory.all(Provider) if p.id == id]
         return _visible(found[0] if found else None, True)
+
+    def agents(self, caller: Caller) -> list[Agent]:
+        return [a for a in self._directory.all(Agent) if caller.may_use(a.team_id)]
+
+    def agent(self, caller: Caller, id: UUID) -> Agent:
+        found = next((a for a in self._directory.all(Agent) if a.id == id), None)
+        return _visible(found, found is not None and caller.may_use(found.team_id))
+
+    def tools(self, caller: Caller) -> list[Tool]:
+        """Declared tools (shared by all teams, like providers)."""
+        return self._directory.all(Tool)
 
     def keys(self, caller: Caller) -> list[ApiKey]:
         return [k for k in self._directory.all(ApiKey) if _manages(caller, k)]

@@ -165,3 +165,43 @@ def test_a_user_sees_their_teams_and_manages_only_their_own_keys(admin_live: Liv
     owners = {k["owner"] for k in _get(admin_live, "/v1/keys", key=alice).json()["items"]}
     assert owners == {"alice"}
     assert len(_get(admin_live, "/v1/keys", key=alice).json()["items"]) == 2
+
+
+AGENTS = """\
+tools:
+  - name: lookup_customer
+    kind: http
+    url: https://crm.example.com/lookup
+    description: Find a customer by email.
+    parameters: {type: object, properties: {email: {type: string}}, required: [email]}
+agents:
+  - name: replier
+    team: support
+    provider: offline
+    instructions: Write short replies.
+    tools: [lookup_customer]
+  - name: collector
+    team: billing
+    provider: offline
+    instructions: Collect.
+"""
+
+
+def test_agents_are_team_scoped_and_tools_shared(admin_live: Live) -> None:
+    admin_live.apply(AGENTS)
+    agents = _get(admin_live, "/v1/agents").json()["items"]
+    assert [(a["name"], a["tools"], a["max_turns"]) for a in agents] == [
+        ("replier", ["lookup_customer"], 8)
+    ]
+    assert _get(admin_live, f"/v1/agents/{agents[0]['id']}").json() == agents[0]
+    billing_key = admin_live.service.create_key("team", "billing").key
+    theirs = _get(admin_live, "/v1/agents", key=billing_key).json()["items"][0]["id"]
+    assert_same_404(
+        {
+            "another team's agent": _get(admin_live, f"/v1/agents/{theirs}"),
+            "an unknown agent": _get(admin_live, "/v1/agents/agent_" + "0" * 32),
+        }
+    )
+    [tool] = _get(admin_live, "/v1/tools").json()["items"]
+    assert (tool["name"], tool["kind"]) == ("lookup_customer", "http")
+    assert tool["parameters"]["required"] == ["email"]

@@ -24,14 +24,17 @@ from auxot.application.lifecycle import Lifecycle, WorkflowSummary
 from auxot.application.pagination import MAX_LIMIT, BadCursorError, paginate
 from auxot.application.refs import format_ref, parse_ref
 from auxot.application.service import Service
+from auxot.domain.agent import Agent
 from auxot.domain.api_key import ApiKey
 from auxot.domain.intake import Intake
 from auxot.domain.provider import Provider
 from auxot.domain.team import Team
+from auxot.domain.tool import Tool
 from auxot.entrypoints.http.auth import provide_caller
 from auxot.entrypoints.http.problems import bad_request, forbidden, not_found, unprocessable
 from auxot.entrypoints.http.use_cases import define_workflow_from
 from auxot.entrypoints.http.wire import (
+    AgentOut,
     IntakeOut,
     KeyCreated,
     KeyOut,
@@ -39,6 +42,7 @@ from auxot.entrypoints.http.wire import (
     Page,
     ProviderOut,
     TeamOut,
+    ToolOut,
     WorkflowDefined,
 )
 from auxot.entrypoints.http.wire import (
@@ -89,7 +93,7 @@ def _page(
     return Page(items=[to_wire(r) for r in page.items], next_cursor=page.next_cursor)
 
 
-def _by_name(resource: Team | WorkflowSummary | Intake | Provider) -> str:
+def _by_name(resource: Team | WorkflowSummary | Intake | Provider | Agent | Tool) -> str:
     return f"{resource.name}\x00{resource.id.hex}"
 
 
@@ -200,6 +204,41 @@ class ProvidersController(_AdminController):
         return provider_out(found)
 
 
+class AgentsController(_AdminController):
+    path = "/v1/agents"
+
+    @get("/", summary="List the agents of the teams this key may use")
+    async def list_agents(
+        self,
+        caller: NamedDependency[Caller],
+        admin: NamedDependency[Admin],
+        paging: NamedDependency[Paging],
+    ) -> Page[AgentOut]:
+        return _page(admin.agents(caller), _by_name, agent_out, paging)
+
+    @get("/{agent_id:str}", summary="One agent")
+    async def get_agent(
+        self,
+        agent_id: FromPath[str],
+        caller: NamedDependency[Caller],
+        admin: NamedDependency[Admin],
+    ) -> AgentOut:
+        return agent_out(_found(lambda: admin.agent(caller, _ref("agent", agent_id))))
+
+
+class ToolsController(_AdminController):
+    path = "/v1/tools"
+
+    @get("/", summary="List the declared tools (shared by all teams)")
+    async def list_tools(
+        self,
+        caller: NamedDependency[Caller],
+        admin: NamedDependency[Admin],
+        paging: NamedDependency[Paging],
+    ) -> Page[ToolOut]:
+        return _page(admin.tools(caller), _by_name, tool_out, paging)
+
+
 class KeysController(_AdminController):
     path = "/v1/keys"
 
@@ -255,6 +294,8 @@ ADMIN_CONTROLLERS = [
     WorkflowListController,
     IntakesController,
     ProvidersController,
+    AgentsController,
+    ToolsController,
     KeysController,
 ]
 
@@ -282,6 +323,30 @@ def provider_out(provider: Provider) -> ProviderOut:
         kind=provider.kind,
         max_parallel=provider.max_parallel,
         settings=settings,
+    )
+
+
+def agent_out(agent: Agent) -> AgentOut:
+    return AgentOut(
+        id=format_ref("agent", agent.id),
+        name=agent.name,
+        team_id=format_ref("team", agent.team_id),
+        instructions=agent.instructions,
+        provider=agent.provider,
+        model=agent.model,
+        tools=list(agent.tools),
+        max_turns=agent.max_turns,
+    )
+
+
+def tool_out(tool: Tool) -> ToolOut:
+    return ToolOut(
+        id=format_ref("tool", tool.id),
+        name=tool.name,
+        kind=tool.kind,
+        description=tool.description,
+        parameters=dict(tool.parameters),
+        settings=dict(tool.settings),
     )
 
 

@@ -77,6 +77,26 @@ class ProviderOut(msgspec.Struct, kw_only=True):
     settings: dict[str, Any]
 
 
+class AgentOut(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    team_id: str
+    instructions: str
+    provider: str
+    model: str | None
+    tools: list[str]
+    max_turns: int
+
+
+class ToolOut(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    kind: str
+    description: str
+    parameters: dict[str, Any]
+    settings: dict[str, Any]
+
+
 class KeyOut(msgspec.Struct, kw_only=True):
     id: str
     kind: str
