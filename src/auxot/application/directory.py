@@ -104,6 +104,10 @@ class Directory:
         found = self._by_id.get(id)
         return found if isinstance(found, cls) else None
 
+    def get(self, id: UUID) -> Aggregate | None:
+        """Whatever the registry holds under ``id``."""
+        return self._by_id.get(id)
+
     def all(self, cls: type[A]) -> list[A]:
         """Every known aggregate of type ``cls``."""
         # A copy: the refresh thread may add aggregates while a request reads them.

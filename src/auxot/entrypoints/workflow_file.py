@@ -8,7 +8,7 @@ or of the wrong type, or the declaration refers to something that does not exist
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, get_origin
+from typing import Any, TypeVar, get_origin
 
 import attrs
 import cattrs
@@ -21,9 +21,10 @@ from auxot.application.declarations import (
     Declaration,
     DeclarationError,
     HandoffDecl,
-    WorkflowDecl,
 )
 from auxot.domain.durations import Duration
+
+T = TypeVar("T")
 
 _converter = cattrs.Converter(forbid_extra_keys=True)
 
@@ -142,11 +143,12 @@ def load_declaration(text: str, source: str = "<workflow file>") -> Declaration:
         raise WorkflowFileError(source, issues) from exc
 
 
-def structure_workflow(data: dict[str, Any]) -> WorkflowDecl:
-    """One workflow as plain data (an API request's body), in the shape of a workflow
-    file's ``workflows`` entry; WorkflowFileError naming each bad field by path."""
+def structure(data: dict[str, Any], kind: type[T]) -> T:
+    """One declaration as plain data (an API request's body), in the shape of a workflow
+    file's entry (``WorkflowDecl``: a ``workflows`` entry, ...); WorkflowFileError naming
+    each bad field by path."""
     try:
-        return _converter.structure(data, WorkflowDecl)
+        return _converter.structure(data, kind)
     except (ClassValidationError, IterableValidationError) as exc:
         raise WorkflowFileError("body", [(None, p, m) for p, m in _flatten(exc, "")]) from exc
 

@@ -118,7 +118,7 @@ def test_other_teams_workflows_are_the_one_404(admin_live: Live) -> None:
 def test_the_body_must_name_the_workflow_it_is_put_to(admin_live: Live) -> None:
     created = _send(admin_live, "POST", "/v1/workflows", escalation()).json()
     renamed = _send(admin_live, "PUT", f"/v1/workflows/{created['id']}", escalation(name="Other"))
-    assert "identify another workflow" in problem(renamed, 409)["detail"]
+    assert "names another resource" in problem(renamed, 409)["detail"]
 
 
 def test_members_read_but_only_the_team_and_its_admins_define(admin_live: Live) -> None:
@@ -129,3 +129,39 @@ def test_members_read_but_only_the_team_and_its_admins_define(admin_live: Live) 
     assert created.status_code == 201, created.text
     with admin_live.client() as client:
         unauthorized(client.post("/v1/workflows", json=escalation()))
+
+
+def test_agents_are_defined_like_workflows(admin_live: Live) -> None:
+    agent = {
+        "name": "replier",
+        "team": "support",
+        "provider": "offline",
+        "instructions": "Be brief.",
+    }
+    created = _send(admin_live, "POST", "/v1/agents", agent)
+    assert (created.status_code, created.json()["outcome"]) == (201, "created"), created.text
+    agent_ref = created.json()["id"]
+    changed = _send(admin_live, "PUT", f"/v1/agents/{agent_ref}", agent | {"max_turns": 3})
+    assert changed.json()["outcome"] == "updated"
+    assert _send(admin_live, "GET", f"/v1/agents/{agent_ref}", None).json()["max_turns"] == 3
+    bad = problem(
+        _send(admin_live, "POST", "/v1/agents", agent | {"name": "x", "provider": "ghost"}), 422
+    )
+    assert bad["errors"] == [{"path": "provider", "message": "unknown provider 'ghost'"}]
+    ann = admin_live.service.create_key("user", "ann").key
+    problem(_send(admin_live, "PUT", f"/v1/agents/{agent_ref}", agent, key=ann), 403)
+
+
+def test_a_team_changes_its_people(admin_live: Live) -> None:
+    team = _send(admin_live, "GET", "/v1/teams", None).json()["items"][0]
+    body = {"name": "support", "members": ["ann", "cy"], "admins": ["lead"]}
+    changed = _send(admin_live, "PUT", f"/v1/teams/{team['id']}", body)
+    assert changed.json()["outcome"] == "updated", changed.text
+    after = _send(admin_live, "GET", f"/v1/teams/{team['id']}", None).json()
+    assert (after["members"], after["admins"]) == (["ann", "cy"], ["lead"])
+    cy = admin_live.service.create_key("user", "cy").key
+    assert (
+        _send(admin_live, "GET", "/v1/teams", None, key=cy).json()["items"][0]["name"] == "support"
+    )
+    renamed = _send(admin_live, "PUT", f"/v1/teams/{team['id']}", body | {"name": "billing"})
+    problem(renamed, 404)  # the body names a team this key may not see

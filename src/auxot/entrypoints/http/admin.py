@@ -12,12 +12,13 @@ from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 import attrs
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from auxot.application.admin import Admin
+from auxot.application.declarations import AgentDecl, Applied, TeamDecl
 from auxot.application.errors import ForbiddenError, NotFoundError
 from auxot.application.keys import Caller
 from auxot.application.lifecycle import Lifecycle, WorkflowSummary
@@ -32,9 +33,10 @@ from auxot.domain.team import Team
 from auxot.domain.tool import Tool
 from auxot.entrypoints.http.auth import provide_caller
 from auxot.entrypoints.http.problems import bad_request, forbidden, not_found, unprocessable
-from auxot.entrypoints.http.use_cases import define_workflow_from
+from auxot.entrypoints.http.use_cases import define_from, define_workflow_from
 from auxot.entrypoints.http.wire import (
     AgentOut,
+    Defined,
     IntakeOut,
     KeyCreated,
     KeyOut,
@@ -122,6 +124,22 @@ class TeamsController(_AdminController):
         paging: NamedDependency[Paging],
     ) -> Page[TeamOut]:
         return _page(admin.teams(caller), _by_name, team_out, paging)
+
+    @put(
+        "/{team_id:str}",
+        summary="Change a team's members and admins",
+        description="The body is the team as a workflow file declares it: "
+        '`{"name", "members", "admins"}`. Only the team itself or its admins may.',
+    )
+    async def define_team(
+        self,
+        request: Request[Any, Any, Any],
+        team_id: FromPath[str],
+        caller: NamedDependency[Caller],
+        service: NamedDependency[Service],
+    ) -> Defined:
+        at = _ref("team", team_id)
+        return _defined(await define_from(service, caller, request, TeamDecl, at))
 
     @get("/{team_id:str}", summary="One team")
     async def get_team(
@@ -216,6 +234,31 @@ class AgentsController(_AdminController):
     ) -> Page[AgentOut]:
         return _page(admin.agents(caller), _by_name, agent_out, paging)
 
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        summary="Define a new agent",
+        description="The body is one agent as a workflow file's `agents` entry.",
+    )
+    async def create_agent(
+        self,
+        request: Request[Any, Any, Any],
+        caller: NamedDependency[Caller],
+        service: NamedDependency[Service],
+    ) -> Defined:
+        return _defined(await define_from(service, caller, request, AgentDecl, None))
+
+    @put("/{agent_id:str}", summary="Change an agent (its name and team stay)")
+    async def define_agent(
+        self,
+        request: Request[Any, Any, Any],
+        agent_id: FromPath[str],
+        caller: NamedDependency[Caller],
+        service: NamedDependency[Service],
+    ) -> Defined:
+        at = _ref("agent", agent_id)
+        return _defined(await define_from(service, caller, request, AgentDecl, at))
+
     @get("/{agent_id:str}", summary="One agent")
     async def get_agent(
         self,
@@ -300,8 +343,17 @@ ADMIN_CONTROLLERS = [
 ]
 
 
+def _defined(applied: Applied) -> Defined:
+    return Defined(id=applied.id, name=applied.name, outcome=applied.outcome)
+
+
 def team_out(team: Team) -> TeamOut:
-    return TeamOut(id=format_ref("team", team.id), name=team.name, members=list(team.members))
+    return TeamOut(
+        id=format_ref("team", team.id),
+        name=team.name,
+        members=list(team.members),
+        admins=list(team.admins),
+    )
 
 
 def intake_out(intake: Intake) -> IntakeOut:

@@ -28,6 +28,14 @@ class WorkflowSummary(msgspec.Struct, kw_only=True):
     current_version: int
 
 
+class Defined(msgspec.Struct, kw_only=True):
+    """What defining an agent or a team did: ``created``, ``updated`` or ``unchanged``."""
+
+    id: str
+    name: str
+    outcome: str
+
+
 class WorkflowDefined(msgspec.Struct, kw_only=True):
     """What defining a workflow did: ``created``, ``updated`` (a new version) or
     ``unchanged``; ``warnings`` as ``auxot apply`` prints them."""
@@ -58,6 +66,7 @@ class TeamOut(msgspec.Struct, kw_only=True):
     id: str
     name: str
     members: list[str]
+    admins: list[str]
 
 
 class IntakeOut(msgspec.Struct, kw_only=True):

@@ -1,0 +1,87 @@
+"""Defining team resources through the API: the same declarations a workflow file holds
+(a workflow, an agent, a team's people), one at a time, under the team's administration
+rules.
+
+Everything a file's declaration is checked for is checked here too (the path is the same,
+``apply_declaration``), and saving is idempotent: an unchanged declaration records
+nothing. Providers and tools are not defined here: they are shared by every team, and a
+provider's settings choose where prompts (and which ``*_API_KEY`` credential) go, so only
+the operator's workflow files (``auxot apply``) change them.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from auxot.application.declarations import (
+    AgentDecl,
+    Applied,
+    Declaration,
+    TeamDecl,
+    WorkflowDecl,
+)
+from auxot.application.errors import ForbiddenError, NotFoundError
+from auxot.application.keys import Caller
+from auxot.application.service import Service
+from auxot.domain.identity import agent_id, team_id, workflow_id
+from auxot.domain.team import Team
+
+Definable = WorkflowDecl | AgentDecl | TeamDecl
+
+
+class ConflictingDefinitionError(ValueError):
+    """The declaration names another resource than the one addressed, or a new one that
+    already exists."""
+
+
+def define(service: Service, caller: Caller, declaration: Definable, *, at: UUID | None) -> Applied:
+    """Create or change what ``declaration`` names. ``at`` is the resource the caller
+    addressed (PUT): the declaration must name that one; None (POST) creates a new one
+    and refuses one that exists. Raises ``NotFoundError`` for a team (or resource) the
+    caller may not see, ``ForbiddenError`` for one it may see but not administer, and
+    ``DeclarationError`` for what the declaration gets wrong."""
+    service.directory.refresh_soon()
+    team_name = declaration.name if isinstance(declaration, TeamDecl) else declaration.team
+    team = service.directory.teams_by_name.get(team_name)
+    if team is None or not caller.may_use(team.id):
+        raise NotFoundError("team")
+    named = _identity(declaration)
+    if at is not None and at != named:
+        if _visible(service, caller, at):
+            raise ConflictingDefinitionError(
+                "the body names another resource: a name (and team) is its identity, so "
+                "renaming creates a new one"
+            )
+        raise NotFoundError("resource")
+    if at is None and service.directory.get(named) is not None:
+        raise ConflictingDefinitionError(
+            f"'{declaration.name}' exists: PUT to its own address changes it"
+        )
+    if not caller.may_administer(team.id):
+        raise ForbiddenError(f"only team '{team.name}' itself or its admins may change this")
+    [applied] = service.apply(_declaration(declaration))
+    return applied
+
+
+def _identity(declaration: Definable) -> UUID:
+    if isinstance(declaration, WorkflowDecl):
+        return workflow_id(declaration.team, declaration.name)
+    if isinstance(declaration, AgentDecl):
+        return agent_id(declaration.team, declaration.name)
+    return team_id(declaration.name)
+
+
+def _declaration(declaration: Definable) -> Declaration:
+    if isinstance(declaration, WorkflowDecl):
+        return Declaration(workflows=(declaration,))
+    if isinstance(declaration, AgentDecl):
+        return Declaration(agents=(declaration,))
+    return Declaration(teams=(declaration,))
+
+
+def _visible(service: Service, caller: Caller, id: UUID) -> bool:
+    found = service.directory.get(id)
+    if found is None:
+        return False
+    team = found.id if isinstance(found, Team) else getattr(found, "team_id", None)
+    return isinstance(team, UUID) and caller.may_use(team)
