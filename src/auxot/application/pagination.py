@@ -35,20 +35,22 @@ def paginate(
     """The ``limit`` items after ``cursor`` in ``sort_key`` order (keys must be unique)."""
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-    after = None if cursor is None else _decode(cursor)
+    after = None if cursor is None else decode_cursor(cursor)
     ordered = sorted(items, key=sort_key)
     if after is not None:
         ordered = [item for item in ordered if sort_key(item) > after]
     page = ordered[:limit]
     more = len(ordered) > limit
-    return Page(page, _encode(sort_key(page[-1])) if more else None)
+    return Page(page, encode_cursor(sort_key(page[-1])) if more else None)
 
 
-def _encode(key: str) -> str:
+def encode_cursor(key: str) -> str:
+    """A sort key as an opaque cursor."""
     return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str) -> str:
+def decode_cursor(cursor: str) -> str:
+    """The sort key in a cursor; BadCursorError for one this API did not give out."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         return base64.b64decode(padded, altchars=b"-_", validate=True).decode()

@@ -220,17 +220,17 @@ def test_my_tasks_lists_what_waits_on_me_oldest_first_page_by_page(humans: Human
     first = humans.tasks("ann", limit=2)
     assert first.status_code == 200, first.text
     page = first.json()
-    task = page["tasks"][0]
+    task = page["items"][0]
     assert set(task) == {
         "work_id", "intake_id", "workflow_id", "step", "assignee", "team", "since",
         "timeout_at", "input",
     }
     assert (task["step"], task["assignee"], task["intake_id"]) == ("review", "ann", humans.intake)
-    listed = list(page["tasks"])
+    listed = list(page["items"])
     while page["next_cursor"] is not None:
         page = humans.tasks("ann", limit=2, cursor=page["next_cursor"]).json()
-        assert 1 <= len(page["tasks"]) <= 2
-        listed += page["tasks"]
+        assert 1 <= len(page["items"]) <= 2
+        listed += page["items"]
     # Every task once, oldest wait first (drafts finish in any order, so not by submission).
     assert sorted(t["work_id"] for t in listed) == sorted(work_ids)
     since = [datetime.fromisoformat(t["since"]) for t in listed]
@@ -238,15 +238,15 @@ def test_my_tasks_lists_what_waits_on_me_oldest_first_page_by_page(humans: Human
     inputs = {t["work_id"]: t["input"] for t in listed}
     assert inputs == {w: {"customer": f"c{n}"} for n, w in enumerate(work_ids)}
 
-    assert humans.tasks("bob").json() == {"tasks": [], "next_cursor": None}
+    assert humans.tasks("bob").json() == {"items": [], "next_cursor": None}
     team_key = humans.client.get("/v1/me/tasks", headers=humans.auth())
-    assert team_key.json() == {"tasks": [], "next_cursor": None}
+    assert team_key.json() == {"items": [], "next_cursor": None}
 
     # Once acted on, a task leaves the list; the next human step is listed for its people.
     humans.complete(work_ids[0], "review", "ann", condition="approved")
-    wait_until(lambda: len(humans.tasks("ann").json()["tasks"]) == 4, what="ann's list")
-    wait_until(lambda: humans.tasks("bob").json()["tasks"], what="bob's list")
-    (check,) = humans.tasks("bob").json()["tasks"]
+    wait_until(lambda: len(humans.tasks("ann").json()["items"]) == 4, what="ann's list")
+    wait_until(lambda: humans.tasks("bob").json()["items"], what="bob's list")
+    (check,) = humans.tasks("bob").json()["items"]
     assert (check["work_id"], check["step"], check["team"]) == (work_ids[0], "check", "support")
 
 
@@ -295,15 +295,15 @@ def test_waiting_acting_and_listing_on_every_backend(live_any: Live) -> None:
         first = humans.tasks("ann", limit=2).json()
         second = humans.tasks("ann", limit=2, cursor=first["next_cursor"]).json()
         assert second["next_cursor"] is None
-        listed = [t["work_id"] for t in first["tasks"] + second["tasks"]]
+        listed = [t["work_id"] for t in first["items"] + second["items"]]
         assert sorted(listed) == sorted(work_ids)
 
         answer = humans.complete(work_ids[0], "review", "ann", condition="approved")
         assert answer.status_code == 200, answer.text
-        wait_until(lambda: humans.tasks("bob").json()["tasks"], what="bob's check")
+        wait_until(lambda: humans.tasks("bob").json()["items"], what="bob's check")
         problem(humans.complete(work_ids[0], "review", "ann", condition="approved"), 409)
-        assert humans.tasks("ann").json()["tasks"] == [
-            t for t in first["tasks"] + second["tasks"] if t["work_id"] != work_ids[0]
+        assert humans.tasks("ann").json()["items"] == [
+            t for t in first["items"] + second["items"] if t["work_id"] != work_ids[0]
         ]
     finally:
         humans.client.close()

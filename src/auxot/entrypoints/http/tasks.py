@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -17,14 +15,14 @@ from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.status_codes import HTTP_200_OK
 
 from auxot.application.keys import Caller
+from auxot.application.pagination import MAX_LIMIT, BadCursorError, decode_cursor, encode_cursor
 from auxot.application.ports import WorkRow
 from auxot.application.refs import format_ref, parse_ref
 from auxot.application.service import NotFoundError, Service
 from auxot.domain.work_item import ActorBarredError, NotWaitingError, RefusedDecisionError
 from auxot.entrypoints.http.auth import provide_caller
 from auxot.entrypoints.http.problems import bad_request, not_found, unprocessable
-
-MAX_LIMIT = 100
+from auxot.entrypoints.http.wire import Page
 
 
 class CompleteStep(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -47,11 +45,6 @@ class Task(msgspec.Struct, kw_only=True):
     since: datetime
     timeout_at: datetime | None
     input: msgspec.Raw
-
-
-class TaskPage(msgspec.Struct, kw_only=True):
-    tasks: list[Task]
-    next_cursor: str | None
 
 
 def conflict(detail: str) -> ProblemDetailsException:
@@ -119,12 +112,12 @@ class TasksController(Controller):
         service: NamedDependency[Service],
         limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = 50,
         cursor: FromQuery[str | None] = None,
-    ) -> TaskPage:
+    ) -> Page[Task]:
         after = None if cursor is None else _parse_cursor(cursor)
         rows = await anyio.to_thread.run_sync(lambda: service.tasks(caller, limit + 1, after))
         page = [task_of_row(row) for row in rows[:limit]]
         more = len(rows) > limit
-        return TaskPage(tasks=page, next_cursor=_cursor(rows[limit - 1]) if more else None)
+        return Page(items=page, next_cursor=_cursor(rows[limit - 1]) if more else None)
 
 
 def _decision(body: bytes) -> CompleteStep:
@@ -157,17 +150,15 @@ def task_of_row(row: WorkRow) -> Task:
 def _cursor(row: WorkRow) -> str:
     """Opaque: where the page ended, (since, work id)."""
     assert row.task is not None
-    raw = f"{row.task.since.isoformat()}|{row.work_id.hex}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor(f"{row.task.since.isoformat()}|{row.work_id.hex}")
 
 
 def _parse_cursor(cursor: str) -> tuple[datetime, UUID]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        since, _, work = raw.partition("|")
+        since, _, work = decode_cursor(cursor).partition("|")
         at = datetime.fromisoformat(since)
         if at.tzinfo is None:
             raise ValueError("naive")
         return at, UUID(hex=work)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    except (BadCursorError, ValueError):
         raise bad_request("The cursor is not one this API gave out.") from None
