@@ -106,6 +106,13 @@ class WorkflowMachine(RuleBasedStateMachine):
                 found.append((work_id, live.attempt))
         return found
 
+    def calls_reached_the_provider(self) -> bool:
+        for work_id in self.items:
+            live = self.item(work_id).live_run
+            if live is not None and (work_id, live.attempt) not in self.gated.calls:
+                return False
+        return True
+
     def waiting(self) -> list[UUID]:
         return [w for w in self.items if self.item(w).waiting is not None]
 
@@ -124,6 +131,10 @@ class WorkflowMachine(RuleBasedStateMachine):
         pending = {w for w in self.items if self.item(w).status is Status.PENDING}
         self.harness.project()
         self.harness.engine.dispatch()
+        # Every step claimed has reached its provider before the next rule: what the next
+        # rules may do must not depend on how fast the step threads are (hypothesis
+        # replays sequences and needs the same choices each time).
+        wait_until(self.calls_reached_the_provider, what="claimed steps to call")
         if self.paused:
             started = {w for w in pending if self.item(w).runs}
             assert not started, f"pending items started while paused: {started}"
@@ -136,7 +147,8 @@ class WorkflowMachine(RuleBasedStateMachine):
 
         def recorded() -> bool:
             live = self.item(work_id).live_run
-            return live is None or live.attempt != attempt
+            finished = live is None or live.attempt != attempt
+            return finished and not self.harness.engine.running(work_id)  # slot given back
 
         wait_until(recorded, what="the answer to be recorded")
         self.harness.project()

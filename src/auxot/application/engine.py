@@ -130,6 +130,11 @@ class Engine:
         with self._lock:
             return not self._running
 
+    def running(self, work_id: UUID) -> bool:
+        """Whether this engine holds a step of the item (its thread and provider slot)."""
+        with self._lock:
+            return work_id in self._running
+
     def close(self, drain_seconds: float = 10.0) -> bool:
         """Stop claiming, and wait up to ``drain_seconds`` for steps in flight to record
         their outcome. True when all did; the rest are left to their leases."""
