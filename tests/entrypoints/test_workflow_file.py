@@ -51,7 +51,9 @@ def test_the_branching_example_routes_each_ticket_its_way() -> None:
     assert down.steps[0].output == {"category": "technical", "severity": "high", "confidence": 0.9}
     assert down.output == "Page on-call: technical outage, Site is down"
     assert records["WIN A PRIZE"].output == {
-        "category": "spam", "severity": "low", "confidence": 0.9
+        "category": "spam",
+        "severity": "low",
+        "confidence": 0.9,
     }
     review = [s for s in records["Password reset"].steps if s.key == "review"]
     assert [s.condition for s in review] == ["rejected", "approved"]
@@ -170,3 +172,27 @@ def test_mistakes_are_refused_with_line_and_field(
     issues = refused(text)
     assert (line_of(text, at), path) in {(line, p) for line, p, _ in issues}, issues
     assert any(p == path and message in m for _, p, m in issues), issues
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "where"),
+    [
+        (
+            "teams:\n  - name: a\n   bad: [\n",
+            3,
+            "at column 4 (while parsing a block collection from line 2",
+        ),
+        ('teams:\n  - name: "a\n', 3, "(while scanning a quoted scalar from line 2, column 11)"),
+    ],
+)
+def test_a_yaml_syntax_error_is_one_line_in_the_files_terms(
+    text: str, line: int, where: str
+) -> None:
+    with pytest.raises(WorkflowFileError) as raised:
+        load_declaration(text, "flows.yaml")
+    [(found_line, path, message)] = raised.value.issues
+    assert (found_line, path) == (line, "$")
+    assert message.startswith("not valid YAML: ")
+    assert where in message
+    assert "\n" not in message
+    assert "<unicode string>" not in message

@@ -131,7 +131,7 @@ def load_declaration(text: str, source: str = "<workflow file>") -> Declaration:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise WorkflowFileError(source, [(line, "$", f"not valid YAML: {exc}")]) from exc
+        raise WorkflowFileError(source, [(line, "$", _yaml_problem(exc))]) from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -151,6 +151,22 @@ def structure(data: dict[str, Any], kind: type[T]) -> T:
         return _converter.structure(data, kind)
     except (ClassValidationError, IterableValidationError) as exc:
         raise WorkflowFileError("body", [(None, p, m) for p, m in _flatten(exc, "")]) from exc
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's complaint on one line, in the file's terms (it names "<unicode string>"
+    and draws carets over several lines)."""
+    problem = getattr(exc, "problem", None)
+    if problem is None:
+        return f"not valid YAML: {' '.join(str(exc).split())}"
+    mark, context = getattr(exc, "problem_mark", None), getattr(exc, "context", None)
+    text = f"not valid YAML: {problem}"
+    if mark is not None:
+        text += f" at column {mark.column + 1}"
+    context_mark = getattr(exc, "context_mark", None)
+    if context and context_mark is not None:
+        text += f" ({context} from line {context_mark.line + 1}, column {context_mark.column + 1})"
+    return text
 
 
 def locate(text: str, source: str, error: DeclarationError) -> WorkflowFileError:
