@@ -107,54 +107,66 @@ def test_racing_projections_leave_every_row_at_its_items_version(
     projections = [WorkProjection(r.work, r.view, batch=5) for r in racers]
 
     submissions = 120
-    done_writing = threading.Event()
-    go = threading.Barrier(3)
     errors: list[BaseException] = []
     projected = [0, 0]
     submitted: list[UUID] = []
 
-    def write() -> None:
-        rng = random.Random(7)
-        try:
-            go.wait(TIMEOUT)
-            for i in range(submissions):
-                work_id, committed = writer.submit(None, intake, {"customer": f"c{i}"})
-                committed.result(TIMEOUT)
-                submitted.append(work_id)
-                # Move older items on too, so one item's events span many batches.
-                for _ in range(2):
-                    advance(writer, rng.choice(submitted))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            done_writing.set()
+    def race() -> None:
+        done_writing = threading.Event()
+        go = threading.Barrier(3)
 
-    def project(n: int) -> None:
-        projection, work = projections[n], racers[n].work
-        try:
-            go.wait(TIMEOUT)
-            while True:
-                finished = done_writing.is_set()
-                projected[n] += projection.catch_up()
-                if finished and projection.position >= (work.recorder.max_notification_id() or 0):
-                    return
-        except BaseException as exc:
-            errors.append(exc)
+        def write() -> None:
+            rng = random.Random(7)
+            try:
+                go.wait(TIMEOUT)
+                for i in range(submissions):
+                    work_id, committed = writer.submit(None, intake, {"customer": f"c{i}"})
+                    committed.result(TIMEOUT)
+                    submitted.append(work_id)
+                    # Move older items on too, so one item's events span many batches.
+                    for _ in range(2):
+                        advance(writer, rng.choice(submitted))
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                done_writing.set()
 
-    threads = [
-        threading.Thread(target=write),
-        threading.Thread(target=project, args=(0,)),
-        threading.Thread(target=project, args=(1,)),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(TIMEOUT)
-    assert not any(t.is_alive() for t in threads), "a thread did not finish"
+        def project(n: int) -> None:
+            projection, work = projections[n], racers[n].work
+            try:
+                go.wait(TIMEOUT)
+                while True:
+                    finished = done_writing.is_set()
+                    projected[n] += projection.catch_up()
+                    if finished and projection.position >= (
+                        work.recorder.max_notification_id() or 0
+                    ):
+                        return
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=write),
+            threading.Thread(target=project, args=(0,)),
+            threading.Thread(target=project, args=(1,)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(TIMEOUT)
+        assert not any(t.is_alive() for t in threads), "a thread did not finish"
+
+    # Which projector wins each batch is the scheduler's choice: on a loaded machine one
+    # can win them all, and then there was no race to check. Race again (more items on
+    # the same log) until both have projected some.
+    for _ in range(3):
+        race()
+        if all(projected):
+            break
     assert not errors, errors
 
     log = log_of(writer)
-    assert len(submitted) == submissions
+    assert len(submitted) % submissions == 0
     assert {n.originator_id for n in log} == set(submitted)
     # Between them the two projected everything, and each did part of the work.
     assert projected[0] + projected[1] >= len(log)
