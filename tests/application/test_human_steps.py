@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -25,8 +25,12 @@ from auxot.application.declarations import (
 from auxot.application.keys import Caller
 from auxot.application.lifecycle import Lifecycle
 from auxot.application.records import WorkRecord, decode_record
+from auxot.application.refs import format_ref
 from auxot.application.service import NotFoundError
+from auxot.domain.definition import COMPLETE, Definition, Handoff, Step
+from auxot.domain.intake import Intake
 from auxot.domain.work_item import ActorBarredError, NotWaitingError, ReservedConditionError
+from auxot.domain.workflow import Workflow
 from tests.application.builders import ids_of, memory_service
 from tests.application.test_engine import GatedProvider, Harness
 
@@ -273,7 +277,7 @@ def test_a_timeout_without_a_timeout_handoff_fails_the_item(
         (review(provider="offline"), "steps[1].provider", "a human step takes no 'provider'"),
         (review(assignee="ann", team="legal"), "steps[1].team", "not both"),
         (review(timeout="2 hours"), "steps[1].timeout", "is not a duration"),
-        (review(timeout=0), "steps[1].timeout", "at least 1 second"),
+        (review(timeout=0), "steps[1].timeout", "from 1 second to 366 days"),
         (review(team="sales"), "steps[1].team", "unknown team 'sales'"),
         (review(not_by_actor_of="draft"), "steps[1].not_by_actor_of", "an earlier human step"),
         (StepDecl(key="review", provider="offline"), "steps[1].prompt", "is required"),
@@ -348,3 +352,35 @@ def test_cancelling_an_item_withdraws_its_waiting_task(human: Human) -> None:
     assert human.tasks("ann") == []
     with pytest.raises(NotWaitingError):
         human.act(work_id, "ann", "approved")
+
+
+def test_an_item_that_cannot_start_fails_alone_and_the_rest_run(
+    human: Human, clock: ManualClock
+) -> None:
+    """A definition recorded before today's limits (here a timeout past the range of
+    dates) must not hold up everyone's work: that item fails, saying why."""
+    poison = Definition(
+        steps=(Step("wait", "human", timeout=10**12, handoffs=(Handoff("approved", COMPLETE),)),)
+    )
+    registry = human.service.registry
+    human.service.apply(human_declaration(DRAFT, review(assignee="ann")))
+    team = human.service.directory.teams_by_name["support"].id
+    workflow = Workflow._create(  # the command would refuse it now: bypass it, as history
+        Workflow.Registered,
+        id=uuid4(),
+        name="old",
+        team_id=team,
+        description="",
+        definition=poison,
+        timestamp=clock.now(),
+    )
+    intake = Intake.open(uuid4(), "old", team, workflow.id, None, clock.now())
+    registry.save(workflow, intake)
+    human.service.directory.refresh()
+    stuck = human.submit(format_ref("intake", intake.id), {})
+    fine = human.start(DRAFT, review(assignee="ann"))
+    record = human.advance(stuck)
+    assert record.status == "failed"
+    assert record.error is not None
+    assert "cannot run" in record.error
+    assert human.record(fine).waiting_for is not None

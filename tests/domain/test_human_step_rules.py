@@ -43,7 +43,7 @@ def test_a_plain_human_step_is_valid_and_quiet() -> None:
         (human(prompt="x"), "prompt", "a human step takes no 'prompt'"),
         (human(provider="p"), "provider", "a human step takes no 'provider'"),
         (human(assignee="ann", team="t"), "team", "not both"),
-        (human(timeout=0), "timeout", "at least 1 second"),
+        (human(timeout=0), "timeout", "from 1 second to 366 days"),
         (human(not_by_actor_of="draft"), "not_by_actor_of", "must name an earlier human step"),
         (human(not_by_actor_of="review"), "not_by_actor_of", "must name an earlier human step"),
         (Step("review", "prompt", "", "p", DONE), "prompt", "'prompt' is required"),

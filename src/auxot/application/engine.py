@@ -10,6 +10,7 @@ dropped: recorded outcomes are exactly-once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -19,7 +20,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import RecordConflictError
+from eventsourcing.persistence import PersistenceError, RecordConflictError
 
 from auxot.application.agent_steps import AgentSteps
 from auxot.application.directory import Directory
@@ -117,7 +118,7 @@ class Engine:
                         continue
                     waiting_for = self._waiting.get(work_id)
                 if waiting_for is None or waiting_for not in full:
-                    started += self._try_start(work_id, full)
+                    started += self._start_isolated(work_id, full)
             if len(page) < self._batch or self._all_full(full):
                 break
             offset += len(page)
@@ -151,6 +152,23 @@ class Engine:
         if not drained:
             log.warning("stopped with steps in flight; their leases will let them run again")
         return drained
+
+    def _start_isolated(self, work_id: UUID, full: set[str]) -> int:
+        """``_try_start``, with one item's defect kept to that item: an item that cannot
+        be started for a reason of its own (not the database's) fails, saying why,
+        instead of being first in line again on every pass, ahead of everyone's work."""
+        try:
+            return self._try_start(work_id, full)
+        except PersistenceError:
+            raise  # the database: nothing wrong with the item, try again next pass
+        except Exception as exc:
+            log.exception("could not start %s; failing it", format_ref("work", work_id))
+            with contextlib.suppress(Exception):
+                item = self._work.item(work_id)
+                if not item.status.terminal:
+                    reason = f"cannot run: {type(exc).__name__}: {exc}"
+                    self._record(item, lambda: item.fail(reason, self._clock.now()))
+            return 0
 
     def _try_start(self, work_id: UUID, full: set[str]) -> int:
         try:

@@ -24,7 +24,7 @@ from auxot.application.ports import Clock, WorkRow, WorkView
 from auxot.application.stores import WorkLog
 from auxot.domain.definition import Step
 from auxot.domain.durations import Duration, parse_duration
-from auxot.domain.human_steps import is_human
+from auxot.domain.human_steps import MAX_TIMEOUT_SECONDS, is_human
 from auxot.domain.work_item import NotWaitingError, WorkItem
 from auxot.domain.workflow import Workflow
 
@@ -51,10 +51,10 @@ class HumanStepDecl(Protocol):
 
 
 def timeout_seconds(value: Duration) -> int:
-    """A human step's timeout in whole seconds (rounded up), at least 1."""
+    """A human step's timeout in whole seconds (rounded up), from 1 second to a year."""
     seconds = parse_duration(value)
-    if seconds < 1:
-        raise ValueError("must be at least 1 second")
+    if not 1 <= seconds <= MAX_TIMEOUT_SECONDS:
+        raise ValueError("must be from 1 second to 366 days")
     return math.ceil(seconds)
 
 

@@ -8,6 +8,8 @@ import attrs
 from auxot.domain.durations import Duration, parse_duration
 from auxot.domain.retry import DEFAULT_MAX_BACKOFF_SECONDS, MAX_ATTEMPTS, RetryPolicy
 
+MAX_BACKOFF_SECONDS = 86_400.0
+
 
 @attrs.frozen
 class RetryDecl:
@@ -29,6 +31,9 @@ def retry_issues(retry: RetryDecl) -> list[tuple[str, str]]:
             seconds[field] = parse_duration(getattr(retry, field))
         except ValueError as exc:
             issues.append((field, str(exc)))
+    for field, value in seconds.items():
+        if value > MAX_BACKOFF_SECONDS:
+            issues.append((field, "must be at most 1 day"))
     if len(seconds) == 2 and seconds["max_backoff"] < seconds["backoff"]:
         issues.append(("max_backoff", "must be at least backoff"))
     return issues

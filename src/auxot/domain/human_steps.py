@@ -10,6 +10,8 @@ from __future__ import annotations
 from auxot.domain.definition import TIMEOUT, Definition, Step
 
 HUMAN = "human"
+MAX_TIMEOUT_SECONDS = 366 * 86_400
+"""Beyond dates' range soon enough; a person's task waiting a year is a mistake."""
 _HUMAN_FIELDS = ("assignee", "team", "timeout", "not_by_actor_of")
 
 
@@ -48,8 +50,8 @@ def problems(definition: Definition) -> tuple[list[Problem], list[Problem]]:
         ]
         if step.assignee is not None and step.team is not None:
             errors.append((step.key, "team", "give an 'assignee' (a user) or a 'team', not both"))
-        if step.timeout is not None and step.timeout < 1:
-            errors.append((step.key, "timeout", "'timeout' must be at least 1 second"))
+        if step.timeout is not None and not 1 <= step.timeout <= MAX_TIMEOUT_SECONDS:
+            errors.append((step.key, "timeout", "'timeout' must be from 1 second to 366 days"))
         if step.not_by_actor_of is not None and step.not_by_actor_of not in earlier_human:
             errors.append(
                 (

@@ -71,7 +71,8 @@ class Harness:
             "method": "POST",
             "path": f"/v1/intake/{intake or self.intake}",
             "query_string": query,
-            "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+            # A trailing space in a test's header name marks a repeated header.
+            "headers": [(k.strip().encode(), v.encode()) for k, v in headers.items()],
             "path_params": {"intake_id": intake or self.intake},
             "litestar_app": self.app,
         }
@@ -131,6 +132,8 @@ def _headers(**changes: str | None) -> dict[str, str]:
         ("invalid UTF-8", _headers(), [b'{"a": "\xff"}'], b"", None),
         ("over the size limit", _headers(), [b'{"a": "' + b"x" * 2000 + b'"}'], b"", None),
         ("a query string", _headers(), None, b"wait=5", None),
+        ("two keys", {**_headers(), "authorization ": "Bearer team.00.x"}, None, b"", None),
+        ("two content types", {**_headers(), "content-type ": "text/plain"}, None, b"", None),
         ("not an intake ref", _headers(), None, b"", "work_" + "0" * 32),
         ("an unknown intake", _headers(), None, b"", "intake_" + "0" * 32),
     ],

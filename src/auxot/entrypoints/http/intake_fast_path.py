@@ -74,8 +74,12 @@ def _caller_and_intake(service: Service, scope: Scope) -> tuple[Caller, UUID] | 
     authorization = content_type = None
     for name, value in scope["headers"]:
         if name == b"authorization":
+            if authorization is not None:
+                return None  # repeated: the regular handler decides (it refuses)
             authorization = value
         elif name == b"content-type":
+            if content_type is not None:
+                return None
             content_type = value
     if authorization is None or content_type is None or not _is_json(content_type):
         return None
