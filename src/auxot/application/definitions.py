@@ -17,6 +17,8 @@ from auxot.application.declarations import (
     AgentDecl,
     Applied,
     Declaration,
+    DeclarationError,
+    Issue,
     TeamDecl,
     WorkflowDecl,
 )
@@ -59,8 +61,35 @@ def define(service: Service, caller: Caller, declaration: Definable, *, at: UUID
         )
     if not caller.may_administer(team.id):
         raise ForbiddenError(f"only team '{team.name}' itself or its admins may change this")
+    if isinstance(declaration, WorkflowDecl):
+        _check_people(service, caller, declaration)
     [applied] = service.apply(_declaration(declaration))
     return applied
+
+
+def _check_people(service: Service, caller: Caller, declaration: WorkflowDecl) -> None:
+    """Human steps defined over the API reach only people the caller may reach: a step's
+    ``team`` must be one the caller may use (any other is the one 404, unknown or not,
+    so a refusal tells nothing), its ``assignee`` a member or admin of the team it is
+    assigned within. An operator's workflow file is not held to this."""
+    teams = service.directory.teams_by_name
+    issues = []
+    for n, step in enumerate(declaration.steps):
+        if step.handler != "human":
+            continue
+        within = teams.get(step.team or declaration.team)
+        if within is None or not caller.may_use(within.id):
+            raise NotFoundError("team")
+        people = set(within.members) | set(within.admins)
+        if step.assignee is not None and step.assignee not in people:
+            issues.append(
+                Issue(
+                    f"workflows[0].steps[{n}].assignee",
+                    f"'{step.assignee}' is not a member or admin of team '{within.name}'",
+                )
+            )
+    if issues:
+        raise DeclarationError(issues)
 
 
 def _identity(declaration: Definable) -> UUID:

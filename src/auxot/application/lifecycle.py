@@ -17,6 +17,7 @@ from uuid import UUID
 import attrs
 from eventsourcing.persistence import RecordConflictError
 
+from auxot.application.errors import ForbiddenError
 from auxot.application.keys import Caller
 from auxot.application.ports import WorkRow
 from auxot.application.records import encode_record
@@ -103,7 +104,9 @@ class Lifecycle:
         workflow_id: UUID,
         change: Callable[[Workflow, datetime], bool],
     ) -> WorkflowSummary:
-        self._visible_workflow(caller, workflow_id)
+        visible = self._visible_workflow(caller, workflow_id)
+        if caller is not None and not caller.may_administer(visible.team_id):
+            raise ForbiddenError("only the workflow's team itself or its admins may change it")
         registry = self.service.registry
 
         def attempt() -> Workflow:

@@ -165,3 +165,39 @@ def test_a_team_changes_its_people(admin_live: Live) -> None:
     )
     renamed = _send(admin_live, "PUT", f"/v1/teams/{team['id']}", body | {"name": "billing"})
     problem(renamed, 404)  # the body names a team this key may not see
+
+
+def test_only_the_team_or_its_admins_pause_a_workflow(admin_live: Live) -> None:
+    created = _send(admin_live, "POST", "/v1/workflows", escalation()).json()
+    ann = admin_live.service.create_key("user", "ann").key
+    lead = admin_live.service.create_key("user", "lead").key
+    problem(_send(admin_live, "POST", f"/v1/workflows/{created['id']}/pause", None, key=ann), 403)
+    paused = _send(admin_live, "POST", f"/v1/workflows/{created['id']}/pause", None, key=lead)
+    assert paused.json()["status"] == "paused", paused.text
+    activated = _send(admin_live, "POST", f"/v1/workflows/{created['id']}/activate", None)
+    assert activated.json()["status"] == "active"
+
+
+def test_human_steps_defined_over_http_reach_only_the_callers_people(admin_live: Live) -> None:
+    def review(**who: str) -> dict[str, Any]:
+        step = {"key": "review", "handler": "human", **who}
+        step["handoffs"] = [{"condition": "approved", "to": "complete"}]
+        return escalation(name="Reviewed", steps=[step])
+
+    assert_same_404(
+        {
+            "another team's people": _send(
+                admin_live, "POST", "/v1/workflows", review(team="billing")
+            ),
+            "no such team": _send(admin_live, "POST", "/v1/workflows", review(team="nosuch")),
+        }
+    )
+    stranger = problem(_send(admin_live, "POST", "/v1/workflows", review(assignee="mallory")), 422)
+    assert stranger["errors"] == [
+        {
+            "path": "steps[0].assignee",
+            "message": "'mallory' is not a member or admin of team 'support'",
+        }
+    ]
+    ok = _send(admin_live, "POST", "/v1/workflows", review(assignee="ann"))
+    assert ok.status_code == 201, ok.text

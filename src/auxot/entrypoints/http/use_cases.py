@@ -27,11 +27,13 @@ T = TypeVar("T")
 
 async def run_use_case(call: Callable[[], T]) -> T:
     """``call()`` on a worker thread (use cases read the database); NotFoundError becomes
-    the one 404, ConflictError a 409 saying why."""
+    the one 404, ForbiddenError a 403 and ConflictError a 409, saying why."""
     try:
         return await anyio.to_thread.run_sync(call)
     except NotFoundError:
         raise not_found() from None
+    except ForbiddenError as exc:
+        raise forbidden(str(exc)) from None
     except ConflictError as exc:
         raise conflict(str(exc)) from None
 
