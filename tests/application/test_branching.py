@@ -94,11 +94,15 @@ def classify_then_route(
                 repair=repair,
             ),
             StepDecl(
-                "escalate", "Escalate {{ steps.classify.output.summary }}", "offline",
+                "escalate",
+                "Escalate {{ steps.classify.output.summary }}",
+                "offline",
                 (HandoffDecl("default", "complete"),),
             ),
             StepDecl(
-                "draft", "Draft for {{ steps.classify.output.severity }}", "offline",
+                "draft",
+                "Draft for {{ steps.classify.output.severity }}",
+                "offline",
                 (HandoffDecl("default", "complete"),),
             ),
         ),
@@ -155,7 +159,9 @@ def test_a_match_on_an_output_field_picks_the_branch(harness: Harness) -> None:
 def test_the_condition_field_of_the_output_is_the_reported_condition(harness: Harness) -> None:
     schema = {"type": "object", "properties": {"condition": {"enum": ["spam", "ham"]}}}
     workflow = classify_then_route(
-        HandoffDecl("spam", "complete"), HandoffDecl("urgent", "escalate"), DEFAULT_TO_DRAFT,
+        HandoffDecl("spam", "complete"),
+        HandoffDecl("urgent", "escalate"),
+        DEFAULT_TO_DRAFT,
         schema=schema,
     )
     spam = run(harness, workflow, {"classify": {"condition": "spam"}})
@@ -184,9 +190,7 @@ def test_without_a_schema_a_json_object_reply_is_routed_on_but_recorded_as_text(
 
 def test_no_handoff_matched_fails_the_item_naming_step_and_condition(harness: Harness) -> None:
     schema = {"type": "object"}
-    workflow = classify_then_route(
-        HIGH_TO_ESCALATE, HandoffDecl("spam", "draft"), schema=schema
-    )
+    workflow = classify_then_route(HIGH_TO_ESCALATE, HandoffDecl("spam", "draft"), schema=schema)
     record = run(harness, workflow, {"classify": {"severity": "low", "condition": "ham"}})
     assert record.status == "failed"
     assert record.error == "no handoff matched at step 'classify' (condition: ham)"
@@ -243,7 +247,10 @@ def test_repair_succeeds_on_the_second_call_told_the_errors(
     assert record.steps[0].output == {"severity": "high", "summary": "fixed"}
     first, second, _escalate = recording.requests
     assert (first.step, second.step, first.attempt, second.attempt) == (
-        "classify", "classify", 1, 1
+        "classify",
+        "classify",
+        1,
+        1,
     )
     assert second.json_schema == SEVERITY
     assert second.prompt.startswith(first.prompt)
@@ -338,7 +345,9 @@ def test_routing_mistakes_are_refused_naming_the_step(harness: Harness) -> None:
         team="support",
         steps=(
             StepDecl(
-                "classify", "go", "offline",
+                "classify",
+                "go",
+                "offline",
                 (
                     HandoffDecl(None, "nowhere", match={"severity": "high"}),
                     HandoffDecl("default", "complete", match={"severity": "low"}),
@@ -371,3 +380,22 @@ def test_apply_warns_about_a_step_that_can_dead_end(harness: Harness) -> None:
         "step 'classify': can dead-end: it has no 'default' handoff, so a work item whose "
         "output fires none of its handoffs fails with 'no handoff matched'"
     ]
+
+
+def test_patterns_are_matched_with_a_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pattern that takes Python's ``re`` exponential time on a crafted output (the
+    model's output is steered by whoever submits) fails the step instead of hanging."""
+    from auxot.application import output_schema
+    from auxot.application.output_schema import InvalidOutput, check
+
+    schema = {"type": "object", "properties": {"r": {"type": "string", "pattern": "^(a|aa)+$"}}}
+    crafted = '{"r": "' + "a" * 40 + '!"}'  # with re: hours
+    with pytest.raises(InvalidOutput, match="does not match"):
+        check(crafted, schema)
+    assert check('{"r": "aaaa"}', schema) == {"r": "aaaa"}
+    keyed = {"type": "object", "patternProperties": {"^x_": {"type": "integer"}}}
+    with pytest.raises(InvalidOutput, match=r"\$\.x_a"):
+        check('{"x_a": "not a number", "y": "free"}', keyed)
+    monkeypatch.setattr(output_schema, "PATTERN_SECONDS", 1e-9)  # no match can finish
+    with pytest.raises(InvalidOutput, match="took over"):
+        check(crafted, schema)

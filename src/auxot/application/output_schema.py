@@ -9,17 +9,22 @@ produces text (prompt steps now, agent steps later) can use it with its own ``as
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
+import regex
 from jsonschema import exceptions as schema_errors
+from jsonschema import validators
 from jsonschema.validators import validator_for
 from referencing.exceptions import Unresolvable
 
 from auxot.application.ports import Completion, Usage
 
+PATTERN_SECONDS = 0.1
+"""The longest one ``pattern`` of an output schema may take to match."""
 MAX_ERRORS = 5
 """Validation errors reported per failure; the rest are counted."""
 _MAX_MESSAGE_CHARS = 200
@@ -89,7 +94,7 @@ def check(reply: str, schema: Mapping[str, Any]) -> Any:
         value = json.loads(_unfenced(reply))
     except ValueError as exc:
         raise InvalidOutput([f"not valid JSON: {exc}"], reply) from None
-    validator = validator_for(schema)(schema)
+    validator = _bounded(validator_for(schema))(schema)
     try:
         found = sorted(validator.iter_errors(value), key=schema_errors.relevance, reverse=True)
     except Unresolvable as exc:
@@ -97,6 +102,54 @@ def check(reply: str, schema: Mapping[str, Any]) -> Any:
     if found:
         raise InvalidOutput([f"{e.json_path}: {_clip(e.message)}" for e in found], reply)
     return value
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    if not validator.is_type(instance, "string"):
+        return
+    matched = _match(pattern, instance)
+    if matched is None:
+        yield _too_costly(pattern)
+    elif not matched:
+        yield schema_errors.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(
+    validator: Any, patterns: Mapping[str, Any], instance: Any, schema: Any
+) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            matched = _match(pattern, key)
+            if matched is None:
+                yield _too_costly(pattern)
+            elif matched:
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _match(pattern: str, text: str) -> bool | None:
+    """Does ``pattern`` match ``text``? None when it took too long. The text is the
+    model's, so whoever steers its input steers it: with Python's ``re`` a pattern such
+    as ``^(a|aa)+$`` takes exponential time, holding the GIL. ``regex`` avoids most such
+    blow-ups, and the time limit bounds the rest."""
+    try:
+        return regex.search(pattern, text, timeout=PATTERN_SECONDS) is not None
+    except TimeoutError:
+        return None
+
+
+def _too_costly(pattern: str) -> Any:
+    return schema_errors.ValidationError(
+        f"matching {pattern!r} took over {PATTERN_SECONDS}s: simplify the pattern"
+    )
+
+
+@functools.cache
+def _bounded(cls: Any) -> Any:
+    """The draft's validator, with its pattern keywords matched by ``_matches``."""
+    keywords = {"pattern": _pattern, "patternProperties": _pattern_properties}
+    return validators.extend(cls, keywords)  # type: ignore[no-untyped-call]
 
 
 def answer(
