@@ -56,7 +56,9 @@ def test_a_public_address_is_allowed_and_pinned_with_the_original_host() -> None
     target = resolving_to("93.184.216.34").check("https://Tools.Example.com:8443/a/b?c=1#f")
     assert target.url == "https://93.184.216.34:8443/a/b?c=1"
     assert (target.host, target.address, target.port) == (
-        "tools.example.com", "93.184.216.34", 8443
+        "tools.example.com",
+        "93.184.216.34",
+        8443,
     )
     assert target.host_header == "tools.example.com:8443"
     ipv6 = resolving_to("2606:2800:220:1::1").check("http://tools.example.com/")
@@ -74,9 +76,27 @@ def test_allow_private_lifts_the_private_refusal_but_never_for_metadata() -> Non
     guard = NetGuard(allow_private=True)
     assert guard.check("http://127.0.0.1:9/x").address == "127.0.0.1"
     assert guard.check("http://10.0.0.5/x").address == "10.0.0.5"
-    for url in ("http://169.254.169.254/", "http://[fd00:ec2::254]/", "http://224.0.0.1/"):
+    metadata = (
+        "http://169.254.169.254/",
+        "http://[fd00:ec2::254]/",
+        "http://224.0.0.1/",
+        "http://169.254.170.2/v2/credentials",  # AWS ECS task credentials
+        "http://[fd00:ec2::23]/",
+        "http://[64:ff9b::a9fe:a9fe]/",  # NAT64 of 169.254.169.254
+        "http://[2002:a9fe:a9fe::1]/",  # 6to4 of 169.254.169.254
+        "http://[::ffff:169.254.169.254]/",  # IPv4-mapped
+    )
+    for url in metadata:
         with pytest.raises(AddressRefusedError):
             guard.check(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[64:ff9b::7f00:1]/", "http://[2002:0a00:0001::1]/", "http://[::ffff:10.0.0.1]/"]
+)
+def test_ipv6_forms_of_private_ipv4_addresses_are_private(url: str) -> None:
+    with pytest.raises(AddressRefusedError):
+        NetGuard().check(url)
 
 
 def test_an_allow_list_admits_listed_networks_and_hosts_only() -> None:

@@ -25,10 +25,21 @@ import attrs
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# Instance metadata services (AWS, GCP, Azure, OpenStack; AWS over IPv6; Alibaba).
+# Instance metadata services (AWS, GCP, Azure, OpenStack; AWS over IPv6; Alibaba) and
+# container credential endpoints (AWS ECS, over IPv4 and IPv6).
 METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",
+        "fd00:ec2::254",
+        "100.100.100.200",
+        "169.254.170.2",
+        "fd00:ec2::23",
+    )
 )
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits (NAT64, RFC 6052 and
+# RFC 8215): a gateway turns them into connections to that IPv4 address.
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 
 
 class AddressRefusedError(ValueError):
@@ -105,8 +116,7 @@ class NetGuard:
 
     def refusal(self, host: str, address: IPAddress) -> str | None:
         """Why ``address`` (of ``host``) may not be called; None when it may."""
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
+        address = _embedded_ipv4(address)
         if host in self._hosts or any(address in n for n in self._networks):
             return None
         if address in METADATA_ADDRESSES:
@@ -119,6 +129,20 @@ class NetGuard:
             "a loopback, private, link-local or reserved address "
             "(allow it with AUXOT_ALLOW_PRIVATE_URLS or AUXOT_URL_ALLOW_LIST)"
         )
+
+
+def _embedded_ipv4(address: IPAddress) -> IPAddress:
+    """The IPv4 address an IPv6 one stands for (mapped, 6to4, NAT64), else itself: such
+    an address reaches the IPv4 host, so it is judged as that host."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return address
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if any(address in prefix for prefix in _NAT64):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address
 
 
 def _split(entries: Iterable[str]) -> tuple[frozenset[str], tuple[Network, ...]]:
