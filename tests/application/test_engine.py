@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from auxot.adapters.clock import ManualClock
 from auxot.adapters.persistence.memory import MemoryProviderSlots
@@ -442,11 +443,11 @@ def test_a_claim_the_database_refuses_does_not_keep_the_provider_slot(
     harness.project()
 
     def down(*args: object, **kwargs: object) -> None:
-        raise OSError("database down")
+        raise OperationalError("database down")  # what the library raises for it
 
     with monkeypatch.context() as patched:
         patched.setattr(harness.service.work, "save", down)
-        with pytest.raises(OSError, match="database down"):
+        with pytest.raises(OperationalError, match="database down"):
             harness.engine.dispatch()
     # The database is back: the one slot is free, so the step starts.
     assert harness.engine.dispatch() == 1

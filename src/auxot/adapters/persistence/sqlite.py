@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent, Tracking
+from eventsourcing.persistence import OperationalError, PersistenceError, StoredEvent, Tracking
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteCursor,
@@ -266,11 +266,18 @@ class SQLiteProviderSlots(SQLiteRecorder):
     def _immediate(self) -> Iterator[sqlite3.Cursor]:
         """A write transaction that takes the file's write lock at once: a deferred one
         that reads first could not upgrade while another process writes."""
-        with self.datastore.get_connection(commit=True) as conn, conn.cursor() as c:
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                yield c
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
+        try:
+            with self.datastore.get_connection(commit=True) as conn, conn.cursor() as c:
+                c.execute("BEGIN IMMEDIATE")
+                try:
+                    yield c
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.commit()
+        # As the library's own transactions do: callers tell a database that is busy or
+        # down (try again later) from a defect by these types alone.
+        except sqlite3.OperationalError as exc:
+            raise OperationalError(str(exc)) from exc
+        except sqlite3.Error as exc:
+            raise PersistenceError(str(exc)) from exc
