@@ -102,4 +102,4 @@ class _Handler(BaseHTTPRequestHandler):
     do_PUT = do_PATCH = do_GET = do_POST
 
     def log_message(self, format: str, *args: Any) -> None:
-        pass
+        """Quiet: the stdlib logs every request to stderr; tests read ``requests``."""

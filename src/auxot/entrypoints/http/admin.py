@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any, Literal, TypeVar
-from uuid import UUID
 
 import attrs
 from litestar import Controller, Request, get, post, put
@@ -23,7 +22,7 @@ from auxot.application.errors import ForbiddenError, NotFoundError
 from auxot.application.keys import Caller
 from auxot.application.lifecycle import Lifecycle, WorkflowSummary
 from auxot.application.pagination import MAX_LIMIT, BadCursorError, paginate
-from auxot.application.refs import format_ref, parse_ref
+from auxot.application.refs import format_ref
 from auxot.application.service import Service
 from auxot.domain.agent import Agent
 from auxot.domain.api_key import ApiKey
@@ -32,7 +31,13 @@ from auxot.domain.provider import Provider
 from auxot.domain.team import Team
 from auxot.domain.tool import Tool
 from auxot.entrypoints.http.auth import provide_caller
-from auxot.entrypoints.http.problems import bad_request, forbidden, not_found, unprocessable
+from auxot.entrypoints.http.problems import (
+    bad_request,
+    forbidden,
+    not_found,
+    ref_or_404,
+    unprocessable,
+)
 from auxot.entrypoints.http.use_cases import define_from, define_workflow_from
 from auxot.entrypoints.http.wire import (
     AgentOut,
@@ -99,13 +104,6 @@ def _by_name(resource: Team | WorkflowSummary | Intake | Provider | Agent | Tool
     return f"{resource.name}\x00{resource.id.hex}"
 
 
-def _ref(kind: str, ref: str) -> UUID:
-    parsed = parse_ref(kind, ref)
-    if parsed is None:
-        raise not_found()
-    return parsed
-
-
 def _found(lookup: Callable[[], R]) -> R:
     try:
         return lookup()
@@ -138,14 +136,14 @@ class TeamsController(_AdminController):
         caller: NamedDependency[Caller],
         service: NamedDependency[Service],
     ) -> Defined:
-        at = _ref("team", team_id)
+        at = ref_or_404("team", team_id)
         return _defined(await define_from(service, caller, request, TeamDecl, at))
 
     @get("/{team_id:str}", summary="One team")
     async def get_team(
         self, team_id: FromPath[str], caller: NamedDependency[Caller], admin: NamedDependency[Admin]
     ) -> TeamOut:
-        return team_out(_found(lambda: admin.team(caller, _ref("team", team_id))))
+        return team_out(_found(lambda: admin.team(caller, ref_or_404("team", team_id))))
 
 
 class WorkflowListController(_AdminController):
@@ -196,7 +194,7 @@ class IntakesController(_AdminController):
         caller: NamedDependency[Caller],
         admin: NamedDependency[Admin],
     ) -> IntakeOut:
-        return intake_out(_found(lambda: admin.intake(caller, _ref("intake", intake_id))))
+        return intake_out(_found(lambda: admin.intake(caller, ref_or_404("intake", intake_id))))
 
 
 class ProvidersController(_AdminController):
@@ -218,7 +216,7 @@ class ProvidersController(_AdminController):
         caller: NamedDependency[Caller],
         admin: NamedDependency[Admin],
     ) -> ProviderOut:
-        found = _found(lambda: admin.provider(caller, _ref("provider", provider_id)))
+        found = _found(lambda: admin.provider(caller, ref_or_404("provider", provider_id)))
         return provider_out(found)
 
 
@@ -256,7 +254,7 @@ class AgentsController(_AdminController):
         caller: NamedDependency[Caller],
         service: NamedDependency[Service],
     ) -> Defined:
-        at = _ref("agent", agent_id)
+        at = ref_or_404("agent", agent_id)
         return _defined(await define_from(service, caller, request, AgentDecl, at))
 
     @get("/{agent_id:str}", summary="One agent")
@@ -266,7 +264,7 @@ class AgentsController(_AdminController):
         caller: NamedDependency[Caller],
         admin: NamedDependency[Admin],
     ) -> AgentOut:
-        return agent_out(_found(lambda: admin.agent(caller, _ref("agent", agent_id))))
+        return agent_out(_found(lambda: admin.agent(caller, ref_or_404("agent", agent_id))))
 
 
 class ToolsController(_AdminController):
@@ -329,7 +327,7 @@ class KeysController(_AdminController):
     def revoke_key(
         self, key_id: FromPath[str], caller: NamedDependency[Caller], admin: NamedDependency[Admin]
     ) -> KeyOut:
-        return key_out(_found(lambda: admin.revoke_key(caller, _ref("key", key_id))))
+        return key_out(_found(lambda: admin.revoke_key(caller, ref_or_404("key", key_id))))
 
 
 ADMIN_CONTROLLERS = [

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from uuid import UUID
 
 from litestar import Request, Response
 from litestar.plugins.problem_details import ProblemDetailsException
+
+from auxot.application.refs import parse_ref
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +19,14 @@ _NOT_FOUND_DETAIL = "No such resource, or it is not available to this API key."
 def not_found() -> ProblemDetailsException:
     """The one 404: unknown, deactivated and other teams' resources look the same."""
     return ProblemDetailsException(status_code=404, title="Not Found", detail=_NOT_FOUND_DETAIL)
+
+
+def ref_or_404(kind: str, ref: str) -> UUID:
+    """The id in a path's ``kind_<hex>`` reference; a malformed one is the one 404."""
+    parsed = parse_ref(kind, ref)
+    if parsed is None:
+        raise not_found()
+    return parsed
 
 
 def unauthorized(detail: str) -> ProblemDetailsException:

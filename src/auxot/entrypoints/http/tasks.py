@@ -17,11 +17,11 @@ from litestar.status_codes import HTTP_200_OK
 from auxot.application.keys import Caller
 from auxot.application.pagination import MAX_LIMIT, BadCursorError, decode_cursor, encode_cursor
 from auxot.application.ports import WorkRow
-from auxot.application.refs import format_ref, parse_ref
+from auxot.application.refs import format_ref
 from auxot.application.service import NotFoundError, Service
 from auxot.domain.work_item import ActorBarredError, NotWaitingError, RefusedDecisionError
 from auxot.entrypoints.http.auth import provide_caller
-from auxot.entrypoints.http.problems import bad_request, not_found, unprocessable
+from auxot.entrypoints.http.problems import bad_request, not_found, ref_or_404, unprocessable
 from auxot.entrypoints.http.wire import Page
 
 
@@ -80,9 +80,7 @@ class TasksController(Controller):
         caller: NamedDependency[Caller],
         service: NamedDependency[Service],
     ) -> Response[bytes]:
-        work = parse_ref("work", work_id)
-        if work is None:
-            raise not_found()
+        work = ref_or_404("work", work_id)
         decision = _decision(await request.body())
         try:
             record = await anyio.to_thread.run_sync(

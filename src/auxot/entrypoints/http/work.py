@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from litestar import Controller, Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
@@ -12,10 +10,9 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from auxot.application.keys import Caller
 from auxot.application.lifecycle import Lifecycle
-from auxot.application.refs import parse_ref
 from auxot.application.service import Service
 from auxot.entrypoints.http.auth import provide_caller
-from auxot.entrypoints.http.problems import not_found
+from auxot.entrypoints.http.problems import ref_or_404
 from auxot.entrypoints.http.use_cases import run_use_case, work_accepted
 from auxot.entrypoints.http.wire import WorkAccepted
 
@@ -34,7 +31,7 @@ class WorkController(Controller):
         caller: NamedDependency[Caller],
         service: NamedDependency[Service],
     ) -> Response[bytes]:
-        work = _work(work_id)
+        work = ref_or_404("work", work_id)
         record = await run_use_case(lambda: Lifecycle(service).record(caller, work))
         return Response(record, media_type=_JSON)
 
@@ -54,7 +51,7 @@ class WorkController(Controller):
         caller: NamedDependency[Caller],
         service: NamedDependency[Service],
     ) -> Response[bytes]:
-        work = _work(work_id)
+        work = ref_or_404("work", work_id)
         record = await run_use_case(lambda: Lifecycle(service).cancel(caller, work))
         return Response(record, media_type=_JSON)
 
@@ -76,12 +73,5 @@ class WorkController(Controller):
         caller: NamedDependency[Caller],
         service: NamedDependency[Service],
     ) -> Response[WorkAccepted]:
-        work = _work(work_id)
+        work = ref_or_404("work", work_id)
         return work_accepted(await run_use_case(lambda: Lifecycle(service).rerun(caller, work)))
-
-
-def _work(ref: str) -> UUID:
-    work = parse_ref("work", ref)
-    if work is None:
-        raise not_found()
-    return work

@@ -4,7 +4,6 @@ manual task ("New task")."""
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import ResponseHeader
@@ -14,11 +13,11 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from auxot.application.keys import Caller
 from auxot.application.lifecycle import Lifecycle, WorkflowSummary
-from auxot.application.refs import format_ref, parse_ref
+from auxot.application.refs import format_ref
 from auxot.application.service import Service
 from auxot.entrypoints.http.auth import provide_caller
 from auxot.entrypoints.http.bodies import json_object
-from auxot.entrypoints.http.problems import not_found
+from auxot.entrypoints.http.problems import ref_or_404
 from auxot.entrypoints.http.use_cases import define_workflow_from, run_use_case, work_accepted
 from auxot.entrypoints.http.wire import (
     WorkAccepted,
@@ -41,7 +40,7 @@ class WorkflowController(Controller):
         caller: NamedDependency[Caller],
         service: NamedDependency[Service],
     ) -> WorkflowSummaryWire:
-        workflow = _workflow(workflow_id)
+        workflow = ref_or_404("workflow", workflow_id)
         return workflow_summary(
             await run_use_case(lambda: Lifecycle(service).workflow(caller, workflow))
         )
@@ -60,7 +59,7 @@ class WorkflowController(Controller):
         caller: NamedDependency[Caller],
         service: NamedDependency[Service],
     ) -> WorkflowDefined:
-        at = _workflow(workflow_id)
+        at = ref_or_404("workflow", workflow_id)
         return await define_workflow_from(service, caller, request, at=at)
 
     @get("/versions", summary="The workflow's definition versions, oldest first")
@@ -70,7 +69,7 @@ class WorkflowController(Controller):
         caller: NamedDependency[Caller],
         service: NamedDependency[Service],
     ) -> WorkflowVersions:
-        workflow = _workflow(workflow_id)
+        workflow = ref_or_404("workflow", workflow_id)
         versions = await run_use_case(lambda: Lifecycle(service).versions(caller, workflow))
         return WorkflowVersions(
             workflow_id=format_ref("workflow", workflow),
@@ -100,7 +99,7 @@ class WorkflowController(Controller):
         caller: NamedDependency[Caller],
         service: NamedDependency[Service],
     ) -> WorkflowSummaryWire:
-        workflow = _workflow(workflow_id)
+        workflow = ref_or_404("workflow", workflow_id)
         return workflow_summary(
             await run_use_case(lambda: Lifecycle(service).pause(caller, workflow))
         )
@@ -116,7 +115,7 @@ class WorkflowController(Controller):
         caller: NamedDependency[Caller],
         service: NamedDependency[Service],
     ) -> WorkflowSummaryWire:
-        workflow = _workflow(workflow_id)
+        workflow = ref_or_404("workflow", workflow_id)
         return workflow_summary(
             await run_use_case(lambda: Lifecycle(service).activate(caller, workflow))
         )
@@ -136,18 +135,11 @@ class WorkflowController(Controller):
         caller: NamedDependency[Caller],
         service: NamedDependency[Service],
     ) -> Response[WorkAccepted]:
-        workflow = _workflow(workflow_id)
+        workflow = ref_or_404("workflow", workflow_id)
         task_input = json_object(request, await request.body())
         item = await run_use_case(lambda: Lifecycle(service).new_task(caller, workflow, task_input))
         await service.committer.submit_async(item.collect_events())
         return work_accepted(item.id)
-
-
-def _workflow(ref: str) -> UUID:
-    workflow = parse_ref("workflow", ref)
-    if workflow is None:
-        raise not_found()
-    return workflow
 
 
 def workflow_summary(summary: WorkflowSummary) -> WorkflowSummaryWire:
