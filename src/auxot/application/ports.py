@@ -280,3 +280,44 @@ class ProviderSlots(Protocol):
         """Free the slot ``holder`` holds on ``provider``; nothing when it holds none
         (its lease ran out and another claim took the slot)."""
         ...
+
+
+@attrs.frozen
+class Callback:
+    """One attempt at delivering a finished work item's record to its callback URL,
+    signed per the Standard Webhooks specification (version 1)."""
+
+    webhook_id: str  # stable across every attempt (and redelivery) of one delivery
+    url: str
+    body: bytes  # the work item record, exactly as the poll endpoint returns it
+    # ``whsec_`` secrets to sign with: one during normal operation, two while a rotated
+    # secret's grace period runs (each gives one ``v1,`` signature).
+    secrets: tuple[str, ...] = attrs.field(repr=False)
+    timestamp: datetime  # this attempt's ``webhook-timestamp``
+
+
+@attrs.frozen
+class CallbackOutcome:
+    """What one attempt came to. ``status_code`` is None when no response arrived
+    (refused address, connection error, timeout)."""
+
+    status_code: int | None
+    latency_ms: int
+    error: str | None = None  # one line, for the record; None after a 2xx
+    retry_after: float | None = None  # seconds, from a 429 or 503 ``Retry-After``
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def gone(self) -> bool:
+        """410 Gone: the receiver asks never to be called again."""
+        return self.status_code == 410
+
+
+class CallbackSender(Protocol):
+    def send(self, callback: Callback) -> CallbackOutcome:
+        """POST ``callback`` once; never raises for anything the receiver or the
+        network does (that is an outcome)."""
+        ...
