@@ -15,7 +15,7 @@ from eventsourcing.domain import Aggregate
 from auxot.application.human_steps import human_step_fields, human_step_issues
 from auxot.application.output_schema import schema_problem
 from auxot.application.plain_data import is_plain_data
-from auxot.application.ports import Clock, ToolDefinition
+from auxot.application.ports import Clock, OutboundUrls, ToolDefinition
 from auxot.application.prompts import TemplateError, check_template
 from auxot.application.providers import ProviderPool
 from auxot.application.refs import format_ref
@@ -137,6 +137,8 @@ class IntakeDecl:
     team: str
     callback_url: str | None = None
     active: bool = True
+    allow_callback_override: bool = False
+    """Whether a request may name its own callback URL (the ``Callback-Url`` header)."""
 
 
 @attrs.frozen
@@ -181,11 +183,15 @@ def apply_declaration(
     clock: Clock,
     declaration: Declaration,
     toolbox: Toolbox | None = None,
+    *,
+    urls: OutboundUrls,
 ) -> list[Applied]:
     """Create or update what ``declaration`` names; raise DeclarationError, having saved
     nothing, when any part of it is wrong. ``toolbox`` knows the tool kinds and the
-    Python tools registered in this process (without it, no tool may be declared)."""
+    Python tools registered in this process (without it, no tool may be declared);
+    ``urls`` judges the callback and tool URLs (resolving their hosts)."""
     issues = _agent_issues(registry, providers, toolbox or Toolbox({}), declaration)
+    issues += _url_issues(declaration, urls)
     try:
         _check(registry, providers, declaration)
     except DeclarationError as exc:
@@ -288,6 +294,7 @@ def apply_declaration(
         else:
             assert isinstance(intake, Intake)
             intake.reconfigure(wf_id, i.callback_url, now)
+        intake.set_callback_override(i.allow_callback_override, now)
         if i.active:
             intake.activate(now)
         else:
@@ -297,6 +304,26 @@ def apply_declaration(
     if changed:
         registry.save(*changed)
     return applied
+
+
+def _url_issues(declaration: Declaration, urls: OutboundUrls) -> list[Issue]:
+    """The callback and tool URLs that may not be called. A tool URL that is not http(s)
+    at all is left to its kind's own check, which says so."""
+    found = [
+        (f"intakes[{n}].callback_url", i.callback_url)
+        for n, i in enumerate(declaration.intakes)
+        if i.callback_url is not None
+    ]
+    found += [
+        (f"tools[{n}].url", t.url)
+        for n, t in enumerate(declaration.tools)
+        if t.url.startswith(("http://", "https://"))
+    ]
+    return [
+        Issue(path, f"refused: {reason}")
+        for path, url in found
+        if (reason := urls.refusal(url)) is not None
+    ]
 
 
 def _load(registry: Registry, id: UUID) -> tuple[Aggregate | None, bool]:

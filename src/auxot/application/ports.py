@@ -183,6 +183,16 @@ class ToolFactory(Protocol):
     def __call__(self, definition: ToolDefinition) -> Tool: ...
 
 
+class OutboundUrls(Protocol):
+    """The rule for URLs Auxot calls on a user's behalf (callback URLs, HTTP tools),
+    applied when such a URL is saved or given with a request. Resolves the host, so it
+    blocks: never call it on the event loop."""
+
+    def refusal(self, url: str) -> str | None:
+        """Why ``url`` may not be used, in one sentence; None when it may."""
+        ...
+
+
 class ProviderFactory(Protocol):
     """Builds a provider of one kind from its declared settings; raises ValueError when
     the settings are not valid for that kind."""

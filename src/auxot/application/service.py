@@ -20,6 +20,7 @@ from auxot.application.directory import Directory
 from auxot.application.errors import NotFoundError as NotFoundError  # re-exported
 from auxot.application.group_commit import GroupCommitter
 from auxot.application.human_steps import TaskNotFoundError, complete_step, tasks_of
+from auxot.application.idempotency import InFlight
 from auxot.application.keys import (
     Authenticator,
     Caller,
@@ -28,7 +29,7 @@ from auxot.application.keys import (
     revoke_key,
     user_caller,
 )
-from auxot.application.ports import Clock, Ids, ProviderSlots, WorkRow, WorkView
+from auxot.application.ports import Clock, Ids, OutboundUrls, ProviderSlots, WorkRow, WorkView
 from auxot.application.providers import ProviderPool
 from auxot.application.records import encode_record, row_of
 from auxot.application.stores import Registry, WorkLog
@@ -51,7 +52,9 @@ class Service:
     ids: Ids
     admin: Admin
     slots: ProviderSlots  # shared by every engine on the database
+    urls: OutboundUrls  # the rule for callback and tool URLs users give
     toolbox: Toolbox = attrs.field(factory=lambda: Toolbox({}))
+    in_flight: InFlight = attrs.field(factory=InFlight)  # keyed submissions being recorded
     _authenticate: Authenticator = attrs.field(init=False)
     _closed: bool = attrs.field(init=False, default=False)
 
@@ -67,9 +70,14 @@ class Service:
         input: dict[str, Any],
         *,
         refresh: bool = True,
+        id: UUID | None = None,
+        idempotency_key: str | None = None,
+        request_digest: str | None = None,
+        callback_url: str | None = None,
     ) -> WorkItem.Received:
         """A new work item for the intake, as its first event, not yet saved: hand it to
-        ``committer``.
+        ``committer``. ``id`` None is a new random id; the other keywords are recorded
+        as they are (``intake_submission`` checks them).
 
         ``caller`` None is the embedding application itself, trusted with every intake.
         Touches no database unless ``refresh`` and the intake is not known yet.
@@ -79,13 +87,16 @@ class Service:
         if workflow is None:
             raise NotFoundError("intake")
         return WorkItem.received(
-            id=self.ids.new_id(),
+            id=self.ids.new_id() if id is None else id,
             intake_id=intake.id,
             workflow_id=workflow.id,
             workflow_version=workflow.current_version,
             definition=workflow.current,
             input=input,
             at=self.clock.now(),
+            idempotency_key=idempotency_key,
+            request_digest=request_digest,
+            callback_url=callback_url,
         )
 
     def submit(
@@ -198,7 +209,7 @@ class Service:
 
     def apply(self, declaration: Declaration) -> list[Applied]:
         applied = apply_declaration(
-            self.registry, self.providers, self.clock, declaration, self.toolbox
+            self.registry, self.providers, self.clock, declaration, self.toolbox, urls=self.urls
         )
         self.directory.refresh()
         return applied

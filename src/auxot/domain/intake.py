@@ -24,6 +24,15 @@ class Intake(Aggregate):
             aggregate.workflow_id = self.workflow_id
             aggregate.callback_url = self.callback_url
 
+    class CallbackOverrideSet(Aggregate.Event):
+        """Whether a request may name its own callback URL (off until this is recorded)."""
+
+        allowed: bool
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Intake)
+            aggregate.allow_callback_override = self.allowed
+
     class Deactivated(Aggregate.Event):
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, Intake)
@@ -42,6 +51,7 @@ class Intake(Aggregate):
         self.workflow_id = workflow_id
         self.callback_url = callback_url
         self.active = True
+        self.allow_callback_override = False
 
     @classmethod
     def open(
@@ -69,6 +79,10 @@ class Intake(Aggregate):
         self.trigger_event(
             self.Reconfigured, workflow_id=workflow_id, callback_url=callback_url, timestamp=at
         )
+
+    def set_callback_override(self, allowed: bool, at: datetime) -> None:
+        if allowed != self.allow_callback_override:
+            self.trigger_event(self.CallbackOverrideSet, allowed=allowed, timestamp=at)
 
     def deactivate(self, at: datetime) -> None:
         if self.active:

@@ -138,6 +138,11 @@ class WorkItem(Aggregate):
         entry_step: str
         input: dict[str, Any]
         rerun_of: UUID | None = None  # absent from events recorded before re-runs existed
+        # The request's Idempotency-Key and a digest of what it asked for (None without
+        # a key), and its per-request callback URL: absent from events recorded earlier.
+        idempotency_key: str | None = None
+        request_digest: str | None = None
+        callback_url: str | None = None
 
     class StepStarted(Aggregate.Event):
         step: str
@@ -311,9 +316,15 @@ class WorkItem(Aggregate):
         entry_step: str,
         input: dict[str, Any],
         rerun_of: UUID | None = None,
+        idempotency_key: str | None = None,
+        request_digest: str | None = None,
+        callback_url: str | None = None,
     ) -> None:
         self.intake_id = intake_id
         self.rerun_of = rerun_of
+        self.idempotency_key = idempotency_key
+        self.request_digest = request_digest
+        self.callback_url = callback_url  # overrides the intake's, when set
         self.reruns: list[UUID] = []
         self.cancelled_by: str | None = None
         self.workflow_id = workflow_id
@@ -361,11 +372,20 @@ class WorkItem(Aggregate):
         definition: Definition,
         input: dict[str, Any],
         at: datetime,
+        *,
+        idempotency_key: str | None = None,
+        request_digest: str | None = None,
+        callback_url: str | None = None,
     ) -> WorkItem.Received:
         """The same item's first event, without building the item. The intake's write
         path stores just this event: building the aggregate only to take the event back
         out costs as much again (benchmarks/README.md)."""
         fields = _received_fields(intake_id, workflow_id, workflow_version, definition, input)
+        fields.update(
+            idempotency_key=idempotency_key,
+            request_digest=request_digest,
+            callback_url=callback_url,
+        )
         return cls.Received(
             originator_id=id, originator_version=1, timestamp=at, originator_topic=_TOPIC, **fields
         )

@@ -9,6 +9,7 @@ from datetime import timedelta
 from auxot.adapters.clock import SystemClock
 from auxot.adapters.ids import RandomIds
 from auxot.adapters.net_guard import NetGuard
+from auxot.adapters.outbound_urls import GuardedUrls
 from auxot.adapters.persistence import parse_database_url
 from auxot.adapters.providers.openai import openai_factory
 from auxot.adapters.providers.scripted import ScriptedProvider
@@ -98,5 +99,6 @@ def bootstrap(
         ids=ids,
         admin=Admin(registry, directory, clock, ids),
         slots=slots,
+        urls=GuardedUrls(guard, allow_http=settings.allow_http_callbacks),
         toolbox=toolbox,
     )

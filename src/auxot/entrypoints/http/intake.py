@@ -26,6 +26,8 @@ from auxot.entrypoints.http.intake_fast_path import IntakeFastPath
 from auxot.entrypoints.http.problems import (
     not_found,
 )
+from auxot.entrypoints.http.request_options import request_options
+from auxot.entrypoints.http.request_options import submit as submit_with_options
 from auxot.entrypoints.http.waiting import ended_record, wait_seconds
 from auxot.entrypoints.http.wire import WorkAccepted
 
@@ -46,7 +48,12 @@ class IntakeController(Controller):
             "the item is durably recorded; its workflow runs asynchronously. With the "
             "query parameter `wait=N` (0 < N <= 30 seconds), answers 200 with the full "
             "record instead if the item ends (completed, failed or cancelled) within N "
-            "seconds."
+            "seconds.\n\nAn `Idempotency-Key` header makes the request safe to repeat: a "
+            "repeat with the same key and body (same intake and key) answers with the "
+            "original item and records nothing; the same key with another body is 422, a "
+            "repeat while the first is still being recorded 409. Keys never expire. "
+            "`Callback-Url` names this item's callback URL, where the intake allows it "
+            "(else 422). See docs/http-api.md."
         ),
         response_headers=[
             ResponseHeader(name="Location", description="Where to poll", documentation_only=True)
@@ -70,13 +77,17 @@ class IntakeController(Controller):
             raise not_found()
         # The hot path has no query string and pays for nothing more than this test.
         wait = wait_seconds(request) if request.scope["query_string"] else None
+        options = request_options(request)
         work_input = json_object(request, await request.body())
-        try:
-            receipt = service.receive(caller, intake, work_input, refresh=False)
-        except NotFoundError:
-            receipt = await _receive_after_refresh(service, caller, intake, work_input)
-        await service.committer.submit_async([receipt])
-        work_id = receipt.originator_id
+        if options is not None:
+            work_id = await submit_with_options(service, caller, intake, work_input, options)
+        else:
+            try:
+                receipt = service.receive(caller, intake, work_input, refresh=False)
+            except NotFoundError:
+                receipt = await _receive_after_refresh(service, caller, intake, work_input)
+            await service.committer.submit_async([receipt])
+            work_id = receipt.originator_id
         ref = format_ref("work", work_id)
         location = f"/v1/intake/{intake_id}/work/{ref}"
         if wait is not None and (record := await ended_record(service, work_id, wait)):

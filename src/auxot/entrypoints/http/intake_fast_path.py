@@ -5,9 +5,10 @@ Parsing parameters, resolving dependencies and converting the handler's return v
 into a response cost Litestar about as much CPU again as everything Auxot does for a
 submission (benchmarks/README.md). This route middleware serves exactly the common case
 itself: a JSON object body, a known usable key, an intake this process has loaded, no
-query string. Anything else — every error, and every case that needs the database to
-decide — goes on to the regular handler with the body replayed, so errors, the
-refresh-then-404 path and the OpenAPI description stay in one place: the controller.
+query string, no ``Idempotency-Key`` or ``Callback-Url`` header. Anything else — every
+error, and every case that needs the database to decide — goes on to the regular
+handler with the body replayed, so errors, the refresh-then-404 path and the OpenAPI
+description stay in one place: the controller.
 Both paths answer a good submission with the same status, headers and body; the tests
 run the whole intake contract through both.
 """
@@ -24,6 +25,7 @@ from auxot.application.errors import NotFoundError
 from auxot.application.keys import Caller
 from auxot.application.refs import format_ref, parse_ref
 from auxot.application.service import Service
+from auxot.entrypoints.http.request_options import OPTION_HEADERS
 from auxot.entrypoints.http.wire import WorkAccepted
 
 SERVICE_STATE_KEY = "auxot_service"
@@ -81,6 +83,8 @@ def _caller_and_intake(service: Service, scope: Scope) -> tuple[Caller, UUID] | 
             if content_type is not None:
                 return None
             content_type = value
+        elif name in OPTION_HEADERS:
+            return None  # an Idempotency-Key or Callback-Url: the regular handler's path
     if authorization is None or content_type is None or not _is_json(content_type):
         return None
     scheme, _, token = authorization.decode("latin-1").partition(" ")

@@ -1,0 +1,100 @@
+"""A submission with request options: an idempotency key, a callback URL of its own.
+
+The plain submission (``Service.receive`` then the group committer) stays as it is; a
+request that carries an option takes this path, which reads the database and may
+resolve a host name, so it runs off the event loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import attrs
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import RecordConflictError
+
+from auxot.application.callback_target import check_callback_override
+from auxot.application.errors import NotFoundError
+from auxot.application.idempotency import (
+    NO_CREDENTIAL,
+    IdempotencyKeyReusedError,
+    keyed_work_id,
+    request_digest,
+)
+from auxot.application.keys import Caller
+from auxot.application.service import Service
+from auxot.domain.work_item import WorkItem
+
+
+@attrs.frozen
+class RequestOptions:
+    idempotency_key: str | None = None
+    callback_url: str | None = None
+
+
+def submit_with_options(
+    service: Service,
+    caller: Caller | None,
+    intake_id: UUID,
+    input: dict[str, Any],
+    options: RequestOptions,
+) -> UUID:
+    """Record a new work item as ``options`` ask, and return its id once committed.
+
+    With an idempotency key, a repeat of an earlier request (same intake, credential,
+    key and request) returns the earlier item's id and records nothing. Raises
+    NotFoundError (the intake), CallbackRefusedError (the callback URL),
+    IdempotencyKeyReusedError (the key was used for another request) and
+    IdempotencyKeyInFlightError (the same request is still being recorded here).
+    Blocks on the database: never call it on the event loop.
+    """
+    key, callback_url = options.idempotency_key, options.callback_url
+    credential = NO_CREDENTIAL if caller is None else caller.key_id
+    work_id = None if key is None else keyed_work_id(intake_id, credential, key)
+    digest = None if key is None else request_digest(input, callback_url)
+    receipt = service.receive(
+        caller,
+        intake_id,
+        input,
+        id=work_id,
+        idempotency_key=key,
+        request_digest=digest,
+        callback_url=callback_url,
+    )
+    intake = service.directory.intake(intake_id)
+    if intake is None:  # gone since ``receive`` found it usable
+        raise NotFoundError("intake")
+    if work_id is None or digest is None:
+        if callback_url is not None:
+            check_callback_override(intake, callback_url, service.urls)
+        _commit(service, receipt)
+        return receipt.originator_id
+    with service.in_flight.hold(work_id, digest):
+        if _recorded(service, work_id, digest):
+            return work_id
+        if callback_url is not None:
+            check_callback_override(intake, callback_url, service.urls)
+        try:
+            _commit(service, receipt)
+        except RecordConflictError:
+            # Another process recorded this key between our look and our save.
+            if not _recorded(service, work_id, digest):
+                raise
+    return work_id
+
+
+def _commit(service: Service, receipt: WorkItem.Received) -> None:
+    service.committer.submit([receipt]).result()
+
+
+def _recorded(service: Service, work_id: UUID, digest: str) -> bool:
+    """Whether the keyed item is recorded already, for this very request; raises
+    IdempotencyKeyReusedError when it was recorded for another."""
+    try:
+        item = service.work.item(work_id, version=1)
+    except AggregateNotFoundError:
+        return False
+    if item.request_digest != digest:
+        raise IdempotencyKeyReusedError(work_id)
+    return True
