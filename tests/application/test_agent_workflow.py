@@ -88,6 +88,7 @@ def run(
         database_url,
         poll_interval=0.05,
         url_allow_list=allow,
+        allow_http_callbacks=True,  # the local tool server speaks http
         tools={"priority_of": priority_of},
     ) as ax:
         applied = ax.apply(workflow(llm.base_url, tool_server.url))
@@ -188,10 +189,20 @@ def test_an_agent_that_never_stops_calling_tools_fails_at_its_turn_limit(
 
 
 def test_without_an_allowance_the_http_tool_is_refused_and_the_model_told(
-    llm: FakeOpenAI, tool_server: ToolServer
+    llm: FakeOpenAI, tool_server: ToolServer, sqlite_url: str
 ) -> None:
+    """The URL was allowed when the file was applied (by a process with the allowance),
+    and is checked again at the call, where it no longer is."""
+    tools = {"priority_of": priority_of}
+    with auxot.connect(
+        sqlite_url, start=False, url_allow_list=("127.0.0.1",), allow_http_callbacks=True,
+        tools=tools,
+    ) as ax:
+        applied = ax.apply(workflow(llm.base_url, tool_server.url))
+        intake = next(a.id for a in applied if a.kind == "intake")
     llm.script(tool_call("lookup_customer", {"email": "ada@example.com"}), reply("no data"))
-    record = run(llm, tool_server, allow=(), subject="Login", email="ada@example.com")
+    with auxot.connect(sqlite_url, poll_interval=0.05, tools=tools) as ax:
+        record = ax.wait(ax.submit(intake, {"subject": "Login", "email": "ada@example.com"}), 20)
     assert record.status == "completed"
     lookup = record.steps[0].calls[1]
     assert lookup["tool"] == "lookup_customer"

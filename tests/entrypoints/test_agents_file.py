@@ -21,7 +21,7 @@ tools:
   - name: lookup_customer
     kind: http
     description: Look a customer up.
-    url: https://tools.example.com/lookup
+    url: https://1.1.1.1/lookup  # a global address: checked when applied, with no DNS
     timeout: 5
     parameters:
       type: object
@@ -135,7 +135,7 @@ def refusal(ax: Auxot, text: str) -> list[tuple[int | None, str, str]]:
         ),
         ("name: lookup_customer\n", "name: priority_of\n", 7, "tools[0].name",
          "'priority_of' is a Python tool registered in this process"),
-        ("url: https://tools.example.com/lookup", "url: ftp://tools.example.com/", 7,
+        ("url: https://1.1.1.1/lookup", "url: ftp://1.1.1.1/", 7,
          "tools[0]", "url must be an http:// or https:// URL"),
         ("    tools: [lookup_customer, priority_of]\n",
          "    tools: [lookup_customer, priority_of]\n    max_turns: 0\n", 22,

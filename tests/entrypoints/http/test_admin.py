@@ -171,7 +171,7 @@ AGENTS = """\
 tools:
   - name: lookup_customer
     kind: http
-    url: https://crm.example.com/lookup
+    url: https://1.1.1.1/lookup  # a global address: checked when applied, with no DNS
     description: Find a customer by email.
     parameters: {type: object, properties: {email: {type: string}}, required: [email]}
 agents:
