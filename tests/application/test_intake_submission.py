@@ -242,7 +242,8 @@ def test_fifty_threads_with_one_key_record_one_item(service: Service) -> None:
     for thread in threads:
         thread.join(TIMEOUT)
     ids = {o for o in outcomes if isinstance(o, UUID)}
-    assert len(outcomes) == 50 and len(ids) == 1
+    assert len(outcomes) == 50
+    assert len(ids) == 1
     assert received_ids(service) == list(ids)
 
 
@@ -310,13 +311,16 @@ def test_apply_refuses_a_callback_url_it_may_not_call_and_saves_nothing(
         service.apply(hostile)
     [issue] = refused.value.issues
     assert issue.path == "intakes[0].callback_url"
-    assert "::1" in issue.message and "loopback" in issue.message
+    assert "::1" in issue.message
+    assert "loopback" in issue.message
     assert service.registry.recorder.max_notification_id() == before
 
 
 def test_the_override_setting_is_applied_and_reapplied_idempotently(service: Service) -> None:
     intake = service.directory.intake(OPEN)
-    assert intake is not None and intake.allow_callback_override is True
+    assert intake is not None
+    assert intake.allow_callback_override is True
     triage = service.directory.intake(TRIAGE)
-    assert triage is not None and triage.allow_callback_override is False
+    assert triage is not None
+    assert triage.allow_callback_override is False
     assert {a.outcome for a in apply_intakes(service)} == {"unchanged"}
