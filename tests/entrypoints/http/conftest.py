@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -50,11 +50,19 @@ class Live:
         assert not self.thread.is_alive(), "uvicorn did not shut down"
 
 
-def start_live(database_url: str, **app_options: Any) -> Live:
-    """Bootstrap a service on ``database_url``, apply the example workflow, issue a team
-    key, and serve ``create_app(service, **app_options)`` on 127.0.0.1 (a free port)."""
+def start_live(
+    database_url: str, settings: Mapping[str, Any] | None = None, **app_options: Any
+) -> Live:
+    """Bootstrap a service on ``database_url`` (with ``settings`` too), apply the example
+    workflow, issue a team key, and serve ``create_app(service, **app_options)`` on
+    127.0.0.1 (a free port)."""
     service = bootstrap(
-        Settings(database_url=database_url, poll_interval=0.05, refresh_interval=0.1)
+        Settings(
+            database_url=database_url,
+            poll_interval=0.05,
+            refresh_interval=0.1,
+            **(settings or {}),
+        )
     )
     try:
         applied = service.apply(load_declaration(EXAMPLE_WORKFLOW))
@@ -104,7 +112,8 @@ def start_live(database_url: str, **app_options: Any) -> Live:
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Live]]:
-    """``serve(database_url, **create_app_options)``: servers stopped after the test,
+    """``serve(database_url, settings=None, **create_app_options)``: servers stopped
+    after the test,
     and every thread they started (uvicorn, worker, engine) gone.
 
     Request the database fixture *before* this one (``def test(sqlite_url, serve)``):

@@ -128,7 +128,7 @@ def _unquote(value: str) -> str:
         else:
             raise _bad_key(f"{c!r} may not appear in it (printable ASCII only; escape '\"')")
     if escaped:
-        raise _bad_key("its quoted string ends in a lone backslash")
+        raise _bad_key("its quoted string is not closed (its last '\"' is escaped)")
     return "".join(chars)
 
 
