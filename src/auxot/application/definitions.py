@@ -1,6 +1,6 @@
 """Defining team resources through the API: the same declarations a workflow file holds
-(a workflow, an agent, a team's people), one at a time, under the team's administration
-rules.
+(a workflow, an agent, an intake, a team's people), one at a time, under the team's
+administration rules.
 
 Everything a file's declaration is checked for is checked here too (the path is the same,
 ``apply_declaration``), and saving is idempotent: an unchanged declaration records
@@ -18,6 +18,7 @@ from auxot.application.declarations import (
     Applied,
     Declaration,
     DeclarationError,
+    IntakeDecl,
     Issue,
     TeamDecl,
     WorkflowDecl,
@@ -25,10 +26,10 @@ from auxot.application.declarations import (
 from auxot.application.errors import ForbiddenError, NotFoundError
 from auxot.application.keys import Caller
 from auxot.application.service import Service
-from auxot.domain.identity import agent_id, team_id, workflow_id
+from auxot.domain.identity import agent_id, intake_id, team_id, workflow_id
 from auxot.domain.team import Team
 
-Definable = WorkflowDecl | AgentDecl | TeamDecl
+Definable = WorkflowDecl | AgentDecl | IntakeDecl | TeamDecl
 
 
 class ConflictingDefinitionError(ValueError):
@@ -97,6 +98,8 @@ def _identity(declaration: Definable) -> UUID:
         return workflow_id(declaration.team, declaration.name)
     if isinstance(declaration, AgentDecl):
         return agent_id(declaration.team, declaration.name)
+    if isinstance(declaration, IntakeDecl):
+        return intake_id(declaration.team, declaration.name)
     return team_id(declaration.name)
 
 
@@ -105,6 +108,8 @@ def _declaration(declaration: Definable) -> Declaration:
         return Declaration(workflows=(declaration,))
     if isinstance(declaration, AgentDecl):
         return Declaration(agents=(declaration,))
+    if isinstance(declaration, IntakeDecl):
+        return Declaration(intakes=(declaration,))
     return Declaration(teams=(declaration,))
 
 

@@ -17,7 +17,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from auxot.application.admin import Admin
-from auxot.application.declarations import AgentDecl, Applied, TeamDecl
+from auxot.application.declarations import AgentDecl, Applied, IntakeDecl, TeamDecl
 from auxot.application.errors import ForbiddenError, NotFoundError
 from auxot.application.keys import Caller
 from auxot.application.lifecycle import Lifecycle, WorkflowSummary
@@ -186,6 +186,33 @@ class IntakesController(_AdminController):
         paging: NamedDependency[Paging],
     ) -> Page[IntakeOut]:
         return _page(admin.intakes(caller), _by_name, intake_out, paging)
+
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        summary="Define a new intake",
+        description="The body is one intake as a workflow file's `intakes` entry (name, "
+        "workflow, team, callback_url, active, allow_callback_override). A callback URL "
+        "Auxot may not call is 422. Only the team itself or its admins may.",
+    )
+    async def create_intake(
+        self,
+        request: Request[Any, Any, Any],
+        caller: NamedDependency[Caller],
+        service: NamedDependency[Service],
+    ) -> Defined:
+        return _defined(await define_from(service, caller, request, IntakeDecl, None))
+
+    @put("/{intake_id:str}", summary="Change an intake (its name and team stay)")
+    async def define_intake(
+        self,
+        request: Request[Any, Any, Any],
+        intake_id: FromPath[str],
+        caller: NamedDependency[Caller],
+        service: NamedDependency[Service],
+    ) -> Defined:
+        at = ref_or_404("intake", intake_id)
+        return _defined(await define_from(service, caller, request, IntakeDecl, at))
 
     @get("/{intake_id:str}", summary="One intake")
     async def get_intake(
@@ -362,6 +389,7 @@ def intake_out(intake: Intake) -> IntakeOut:
         workflow_id=format_ref("workflow", intake.workflow_id),
         active=intake.active,
         callback_url=intake.callback_url,
+        allow_callback_override=intake.allow_callback_override,
     )
 
 

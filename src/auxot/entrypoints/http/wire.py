@@ -29,7 +29,8 @@ class WorkflowSummary(msgspec.Struct, kw_only=True):
 
 
 class Defined(msgspec.Struct, kw_only=True):
-    """What defining an agent or a team did: ``created``, ``updated`` or ``unchanged``."""
+    """What defining an agent, an intake or a team did: ``created``, ``updated`` or
+    ``unchanged``."""
 
     id: str
     name: str
@@ -76,6 +77,7 @@ class IntakeOut(msgspec.Struct, kw_only=True):
     workflow_id: str
     active: bool
     callback_url: str | None
+    allow_callback_override: bool
 
 
 class ProviderOut(msgspec.Struct, kw_only=True):
