@@ -31,6 +31,7 @@ from uuid import UUID, uuid5
 # Part of the stored format: changing it would make every key already used unknown.
 _NAMESPACE = UUID("6f1d3a2c-58e4-4b0e-9d7a-2b9c0f6e41a7")
 
+MAX_KEY_LENGTH = 255
 NO_CREDENTIAL = UUID(int=0)
 """The credential of the embedding application itself, which presents no key."""
 
@@ -48,6 +49,17 @@ class IdempotencyKeyReusedError(ValueError):
             "this Idempotency-Key was used for a different request (its body or "
             "Callback-Url differ); use a new key for a new request"
         )
+
+
+def key_problem(key: str) -> str | None:
+    """What is wrong with ``key`` as an idempotency key; None when nothing is."""
+    if not key:
+        return "it is empty"
+    if len(key) > MAX_KEY_LENGTH:
+        return f"it is longer than {MAX_KEY_LENGTH} characters"
+    if not all(" " <= c <= "~" for c in key):
+        return "it holds a character that is not printable ASCII"
+    return None
 
 
 def keyed_work_id(intake_id: UUID, credential_id: UUID, key: str) -> UUID:

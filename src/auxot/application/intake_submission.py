@@ -19,6 +19,7 @@ from auxot.application.errors import NotFoundError
 from auxot.application.idempotency import (
     NO_CREDENTIAL,
     IdempotencyKeyReusedError,
+    key_problem,
     keyed_work_id,
     request_digest,
 )
@@ -31,6 +32,11 @@ from auxot.domain.work_item import WorkItem
 class RequestOptions:
     idempotency_key: str | None = None
     callback_url: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        problem = None if self.idempotency_key is None else key_problem(self.idempotency_key)
+        if problem is not None:
+            raise ValueError(f"not an idempotency key: {problem}")
 
 
 def submit_with_options(

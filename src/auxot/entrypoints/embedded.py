@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from auxot.application.declarations import Applied, Declaration, DeclarationError
 from auxot.application.errors import NotFoundError
+from auxot.application.intake_submission import RequestOptions, submit_with_options
 from auxot.application.keys import IssuedKey
 from auxot.application.plain_data import is_plain_data
 from auxot.application.records import WorkRecord, decode_record
@@ -61,8 +62,19 @@ class Auxot:
     def create_key(self, kind: Literal["team", "user"], owner: str) -> IssuedKey:
         return self.service.create_key(kind, owner)
 
-    def submit(self, intake_id: str, input: dict[str, Any], timeout: float = 30.0) -> str:
-        """Submit work to an intake; returns the work id once the item is recorded."""
+    def submit(
+        self,
+        intake_id: str,
+        input: dict[str, Any],
+        timeout: float = 30.0,
+        *,
+        idempotency_key: str | None = None,
+    ) -> str:
+        """Submit work to an intake; returns the work id once the item is recorded.
+
+        With ``idempotency_key`` (printable ASCII, at most 255 characters), submitting
+        the same input with the same key again returns the first item's id and records
+        nothing; another input with a used key raises IdempotencyKeyReusedError."""
         if not is_plain_data(input):
             # Checked here, not by the event store: a value it cannot encode would fail
             # every submission that shares its group commit.
@@ -70,8 +82,12 @@ class Auxot:
         intake = parse_ref("intake", intake_id)
         if intake is None:
             raise NotFoundError(f"no intake '{intake_id}'")
-        work_id, committed = self.service.submit(None, intake, input)
-        committed.result(timeout)
+        if idempotency_key is not None:
+            options = RequestOptions(idempotency_key=idempotency_key)
+            work_id = submit_with_options(self.service, None, intake, input, options)
+        else:
+            work_id, committed = self.service.submit(None, intake, input)
+            committed.result(timeout)
         return format_ref("work", work_id)
 
     def get(self, work_id: str) -> WorkRecord:

@@ -20,7 +20,12 @@ from litestar.plugins.problem_details import ProblemDetailsException
 
 from auxot.application.callback_target import CallbackRefusedError
 from auxot.application.errors import NotFoundError
-from auxot.application.idempotency import IdempotencyKeyInFlightError, IdempotencyKeyReusedError
+from auxot.application.idempotency import (
+    MAX_KEY_LENGTH,
+    IdempotencyKeyInFlightError,
+    IdempotencyKeyReusedError,
+    key_problem,
+)
 from auxot.application.intake_submission import RequestOptions, submit_with_options
 from auxot.application.keys import Caller
 from auxot.application.refs import format_ref
@@ -29,7 +34,6 @@ from auxot.entrypoints.http.problems import bad_request, conflict, not_found, un
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
 CALLBACK_URL = "Callback-Url"
-MAX_KEY_LENGTH = 255
 OPTION_HEADERS = frozenset({IDEMPOTENCY_KEY.lower().encode(), CALLBACK_URL.lower().encode()})
 """Their names as ASGI gives them: a request carrying either skips the fast path."""
 
@@ -53,10 +57,9 @@ def parse_idempotency_key(raw: str) -> str:
     """The key in an ``Idempotency-Key`` value; a 400 problem when it is malformed."""
     value = raw.strip(" \t")
     key = _unquote(value) if value.startswith('"') else _token(value)
-    if not key:
-        raise _bad_key("it is empty")
-    if len(key) > MAX_KEY_LENGTH:
-        raise _bad_key(f"it is longer than {MAX_KEY_LENGTH} characters")
+    problem = key_problem(key)
+    if problem is not None:
+        raise _bad_key(problem)
     return key
 
 
