@@ -26,8 +26,7 @@ from auxot.entrypoints.http.intake_fast_path import IntakeFastPath
 from auxot.entrypoints.http.problems import (
     not_found,
 )
-from auxot.entrypoints.http.request_options import request_options
-from auxot.entrypoints.http.request_options import submit as submit_with_options
+from auxot.entrypoints.http.request_options import request_options, submit_as_asked
 from auxot.entrypoints.http.waiting import ended_record, wait_seconds
 from auxot.entrypoints.http.wire import WorkAccepted
 
@@ -49,9 +48,10 @@ class IntakeController(Controller):
             "query parameter `wait=N` (0 < N <= 30 seconds), answers 200 with the full "
             "record instead if the item ends (completed, failed or cancelled) within N "
             "seconds.\n\nAn `Idempotency-Key` header makes the request safe to repeat: a "
-            "repeat with the same key and body (same intake and key) answers with the "
+            "repeat with the same key and body (same intake and API key) answers with the "
             "original item and records nothing; the same key with another body is 422, a "
-            "repeat while the first is still being recorded 409. Keys never expire. "
+            "repeat while the first is still being recorded 409. A key is kept as long "
+            "as its item. "
             "`Callback-Url` names this item's callback URL, where the intake allows it "
             "(else 422). See docs/http-api.md."
         ),
@@ -80,7 +80,7 @@ class IntakeController(Controller):
         options = request_options(request)
         work_input = json_object(request, await request.body())
         if options is not None:
-            work_id = await submit_with_options(service, caller, intake, work_input, options)
+            work_id = await submit_as_asked(service, caller, intake, work_input, options)
         else:
             try:
                 receipt = service.receive(caller, intake, work_input, refresh=False)

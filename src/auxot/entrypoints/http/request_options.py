@@ -63,7 +63,7 @@ def parse_idempotency_key(raw: str) -> str:
     return key
 
 
-async def submit(
+async def submit_as_asked(
     service: Service,
     caller: Caller,
     intake: UUID,
