@@ -25,6 +25,7 @@ from auxot.application.idempotency import (
 )
 from auxot.application.keys import Caller
 from auxot.application.service import Service
+from auxot.domain.intake import Intake
 from auxot.domain.work_item import WorkItem
 
 
@@ -71,16 +72,22 @@ def submit_with_options(
     intake = service.directory.intake(intake_id)
     if intake is None:  # gone since ``receive`` found it usable
         raise NotFoundError("intake")
-    if work_id is None or digest is None:
-        if callback_url is not None:
-            check_callback_override(intake, callback_url, service.urls)
+    if digest is None:
+        _check_callback(service, intake, callback_url)
         _commit(service, receipt)
         return receipt.originator_id
+    return _submit_once(service, intake, receipt, digest)
+
+
+def _submit_once(
+    service: Service, intake: Intake, receipt: WorkItem.Received, digest: str
+) -> UUID:
+    """Commit the keyed ``receipt`` unless its key was used already; its id either way."""
+    work_id = receipt.originator_id
     with service.in_flight.hold(work_id, digest):
         if _recorded(service, work_id, digest):
             return work_id
-        if callback_url is not None:
-            check_callback_override(intake, callback_url, service.urls)
+        _check_callback(service, intake, receipt.callback_url)
         try:
             _commit(service, receipt)
         except RecordConflictError:
@@ -88,6 +95,11 @@ def submit_with_options(
             if not _recorded(service, work_id, digest):
                 raise
     return work_id
+
+
+def _check_callback(service: Service, intake: Intake, callback_url: str | None) -> None:
+    if callback_url is not None:
+        check_callback_override(intake, callback_url, service.urls)
 
 
 def _commit(service: Service, receipt: WorkItem.Received) -> None:
