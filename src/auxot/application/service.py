@@ -31,6 +31,7 @@ from auxot.application.keys import (
 from auxot.application.ports import Clock, Ids, ProviderSlots, WorkRow, WorkView
 from auxot.application.providers import ProviderPool
 from auxot.application.records import encode_record, row_of
+from auxot.application.signing_secrets import new_signing_secret
 from auxot.application.stores import Registry, WorkLog
 from auxot.application.tools import Toolbox
 from auxot.application.worker import Worker
@@ -198,7 +199,12 @@ class Service:
 
     def apply(self, declaration: Declaration) -> list[Applied]:
         applied = apply_declaration(
-            self.registry, self.providers, self.clock, declaration, self.toolbox
+            self.registry,
+            self.providers,
+            self.clock,
+            declaration,
+            self.toolbox,
+            new_secret=lambda: new_signing_secret(self.ids),
         )
         self.directory.refresh()
         return applied
