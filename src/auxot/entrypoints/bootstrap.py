@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
+from auxot.adapters.callbacks.httpx_sender import HttpxCallbackSender
 from auxot.adapters.clock import SystemClock
 from auxot.adapters.ids import RandomIds
 from auxot.adapters.net_guard import NetGuard
@@ -17,7 +18,7 @@ from auxot.application.admin import Admin
 from auxot.application.directory import Directory
 from auxot.application.engine import Engine
 from auxot.application.group_commit import GroupCommitter
-from auxot.application.ports import Clock, Ids, ProviderFactory
+from auxot.application.ports import CallbackSender, Clock, Ids, ProviderFactory
 from auxot.application.projection import WorkProjection
 from auxot.application.providers import ProviderPool
 from auxot.application.service import Service
@@ -53,8 +54,7 @@ def bootstrap(
         providers or {"scripted": ScriptedProvider, "openai": openai_factory(settings.secrets)}
     )
     projection = WorkProjection(work, view)
-    guard = NetGuard(allow_private=settings.allow_private_urls, allow=settings.url_allow_list)
-    toolbox = Toolbox({"http": http_tool_factory(guard)})
+    toolbox = Toolbox({"http": http_tool_factory(url_guard(settings))})
 
     def wake() -> None:
         worker.events_recorded()
@@ -100,3 +100,13 @@ def bootstrap(
         slots=slots,
         toolbox=toolbox,
     )
+
+
+def url_guard(settings: Settings) -> NetGuard:
+    """The SSRF guard for every URL Auxot calls for others (tools, callbacks)."""
+    return NetGuard(allow_private=settings.allow_private_urls, allow=settings.url_allow_list)
+
+
+def callback_sender(settings: Settings) -> CallbackSender:
+    """What the deliverer POSTs callbacks with: signed, guarded, https unless allowed."""
+    return HttpxCallbackSender(url_guard(settings), allow_http=settings.allow_http_callbacks)

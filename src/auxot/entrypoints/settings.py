@@ -34,6 +34,8 @@ class Settings:
     # metadata) with ``allow_private_urls``, or listed hosts and networks (CIDR).
     allow_private_urls: bool = False
     url_allow_list: tuple[str, ...] = ()
+    # Callback URLs must be https unless this deployment allows plain http.
+    allow_http_callbacks: bool = False
     # Environment variables a provider may name (``api_key_env``) for its credentials:
     # only those named ``*_API_KEY``. Whoever may apply a workflow file must not be able
     # to send, say, the database URL or a cloud credential to an endpoint of their choice.
@@ -89,4 +91,5 @@ _ENV: list[tuple[str, str, Any]] = [
     ("max_body_bytes", "AUXOT_MAX_BODY_BYTES", int),
     ("allow_private_urls", "AUXOT_ALLOW_PRIVATE_URLS", _flag),
     ("url_allow_list", "AUXOT_URL_ALLOW_LIST", _list),
+    ("allow_http_callbacks", "AUXOT_ALLOW_HTTP_CALLBACKS", _flag),
 ]
