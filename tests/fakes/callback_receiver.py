@@ -24,10 +24,12 @@ import threading
 from collections import deque
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 
 import attrs
+
+from tests.fakes.local_http import LocalHTTPServer
 
 HANG_LIMIT_SECONDS = 60.0  # a hanging reply lets go by itself after this, whatever happens
 
@@ -87,17 +89,11 @@ class CallbackReceiver:
         self._script: deque[Reply] = deque()
         self._arrived = threading.Condition()
         self._released = threading.Event()
-        self._httpd = _Server(self)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.01},
-            name="callback-receiver",
-            daemon=True,
-        )
+        self._httpd = _Server(self, _Handler)
 
     @property
     def port(self) -> int:
-        return int(self._httpd.server_address[1])
+        return self._httpd.port
 
     @property
     def url(self) -> str:
@@ -127,14 +123,12 @@ class CallbackReceiver:
         self._released.set()
 
     def __enter__(self) -> CallbackReceiver:
-        self._thread.start()
+        self._httpd.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(5)
+        self._httpd.stop()
 
     def _record(self, request: Received) -> Reply:
         with self._arrived:
@@ -147,13 +141,10 @@ class CallbackReceiver:
         self._released.wait(HANG_LIMIT_SECONDS)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, receiver: CallbackReceiver) -> None:
-        self.receiver = receiver
+class _Server(LocalHTTPServer[CallbackReceiver]):
+    def __init__(self, receiver: CallbackReceiver, handler: type[BaseHTTPRequestHandler]) -> None:
         self.resetting: set[socket.socket] = set()
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(receiver, handler)
 
     def shutdown_request(self, request: Any) -> None:
         """As the stdlib's, but a connection to reset is closed at once: its usual
@@ -170,7 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def do_POST(self) -> None:
-        receiver = self.server.receiver
+        receiver = self.server.owner
         length = int(self.headers.get("Content-Length") or 0)
         reply = receiver._record(
             Received(
