@@ -12,13 +12,15 @@ out::
 Replies: ``ok()``, ``status(code, body, headers)``, ``retry_after(value, status=429)``,
 ``redirect(to, status=302)``, ``hang()`` (answer nothing until ``release()`` or the
 receiver closes, then drop the connection), ``drop()`` (close the connection without a
-word) and ``reset()`` (abort it with a TCP reset). Tests wait for requests on a
+word) and ``reset()`` (abort it with a TCP reset). With ``tls`` (a server SSLContext) it speaks
+HTTPS. Tests wait for requests on a
 condition with a deadline (``wait_for``), never by sleeping.
 """
 
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 import threading
 from collections import deque
@@ -82,14 +84,19 @@ class Reply:
 
 
 class CallbackReceiver:
-    def __init__(self, default: Reply | None = None, path: str = "/hook") -> None:
+    def __init__(
+        self, default: Reply | None = None, path: str = "/hook", tls: ssl.SSLContext | None = None
+    ) -> None:
         self.default = default or Reply.ok()
         self.path = path
+        self.scheme = "https" if tls is not None else "http"
         self.requests: list[Received] = []
         self._script: deque[Reply] = deque()
         self._arrived = threading.Condition()
         self._released = threading.Event()
         self._httpd = _Server(self, _Handler)
+        if tls is not None:  # the handshake runs on accept, on the serving thread
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
 
     @property
     def port(self) -> int:
@@ -99,9 +106,9 @@ class CallbackReceiver:
     def url(self) -> str:
         return self.url_for("127.0.0.1")
 
-    def url_for(self, host: str, scheme: str = "http") -> str:
+    def url_for(self, host: str) -> str:
         """This receiver's URL under another host name (that resolves to 127.0.0.1)."""
-        return f"{scheme}://{host}:{self.port}{self.path}"
+        return f"{self.scheme}://{host}:{self.port}{self.path}"
 
     def script(self, *replies: Reply) -> None:
         """Answer the next requests with ``replies``, in order."""

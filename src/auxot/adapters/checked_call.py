@@ -10,6 +10,7 @@ whatever it is waiting for, and at most ``max_body`` bytes of the answer are rea
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,8 +51,10 @@ def call_checked(
     headers: Mapping[str, str],
     content: bytes | None = None,
     json: Any = None,
+    tls: ssl.SSLContext | None = None,
 ) -> Answer:
-    """Send the request to ``target``; its answer, or CallTimedOutError/CallFailedError."""
+    """Send the request to ``target``; its answer, or CallTimedOutError/CallFailedError.
+    ``tls`` replaces the default trust (certifi's CAs), e.g. for a private CA."""
     deadline = Deadline(timeout)
     try:
         with (
@@ -59,6 +62,7 @@ def call_checked(
                 timeout=httpx.Timeout(timeout),
                 follow_redirects=False,
                 trust_env=False,  # no proxy from the environment: it would bypass the pin
+                verify=tls if tls is not None else True,
                 headers={"Accept-Encoding": "identity"},
             ) as client,
             client.stream(

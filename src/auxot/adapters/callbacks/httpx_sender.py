@@ -13,6 +13,7 @@ as a ``CallbackOutcome``: ``send`` never raises.
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -44,12 +45,14 @@ class HttpxCallbackSender:
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         clock: Clock | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._guard = guard
         self._allow_http = allow_http
         self._timeout = timeout
         self._max_response_bytes = max_response_bytes
         self._clock = clock or SystemClock()  # for a Retry-After given as a date
+        self._tls = tls  # None: certifi's CAs
 
     def send(self, callback: Callback) -> CallbackOutcome:
         started = time.monotonic()
@@ -85,6 +88,7 @@ class HttpxCallbackSender:
                 max_body=self._max_response_bytes,
                 headers=headers,
                 content=callback.body,
+                tls=self._tls,
             )
         except CallTimedOutError:
             return _no_answer(f"timed out after {self._timeout:g}s")
