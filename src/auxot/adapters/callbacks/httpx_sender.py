@@ -59,7 +59,8 @@ class HttpxCallbackSender:
         try:
             outcome = self._attempt(callback)
         except Exception as exc:  # a bug of ours must not stop the deliverer: an outcome
-            log.exception("callback %s to %s failed", callback.webhook_id, callback.url)
+            # Not the URL in the log: it may carry credentials.
+            log.exception("callback %s failed", callback.webhook_id)
             outcome = _no_answer(f"internal error: {type(exc).__name__}")
         latency_ms = round((time.monotonic() - started) * 1000)
         return attrs.evolve(outcome, latency_ms=latency_ms)
