@@ -60,7 +60,7 @@ def test_a_first_apply_creates_everything(service: Service) -> None:
     workflow = next(a for a in applied if a.kind == "workflow")
     assert workflow.extra == {"version": 1, "warnings": []}
     assert workflow.id.startswith("workflow_")
-    assert stored_events(service) == 5
+    assert stored_events(service) == 7  # each intake: opened, and its secret issued
 
 
 def test_applying_the_same_declaration_again_changes_nothing(service: Service) -> None:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from tests.fakes.local_http import LocalHTTPServer
 from tests.fakes.openai_server import RecordedRequest
 
 
@@ -40,43 +41,30 @@ class ToolServer:
         self.requests: list[RecordedRequest] = []
         self.arrived = threading.Condition()
         self._gate = threading.Event()
-        self._httpd = _Server(self)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
+        self._httpd = LocalHTTPServer(self, _Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/tool"
+        return f"http://127.0.0.1:{self._httpd.port}/tool"
 
     def release(self) -> None:
         self._gate.set()
 
     def __enter__(self) -> ToolServer:
-        self._thread.start()
+        self._httpd.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(5)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, tool: ToolServer) -> None:
-        self.tool = tool
-        super().__init__(("127.0.0.1", 0), _Handler)
+        self._httpd.stop()
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: LocalHTTPServer[ToolServer]
 
     def do_POST(self) -> None:
-        tool = self.server.tool
+        tool = self.server.owner
         length = int(self.headers.get("Content-Length") or 0)
         request = RecordedRequest(
             method=self.command,

@@ -5,6 +5,7 @@ transaction, so a broken declaration changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 from uuid import UUID
 
@@ -185,11 +186,13 @@ def apply_declaration(
     toolbox: Toolbox | None = None,
     *,
     urls: OutboundUrls,
+    new_secret: Callable[[], str],
 ) -> list[Applied]:
     """Create or update what ``declaration`` names; raise DeclarationError, having saved
     nothing, when any part of it is wrong. ``toolbox`` knows the tool kinds and the
     Python tools registered in this process (without it, no tool may be declared);
-    ``urls`` judges the callback and tool URLs (resolving their hosts)."""
+    ``urls`` judges the callback and tool URLs (resolving their hosts); ``new_secret``
+    makes an intake's signing secret."""
     issues = _agent_issues(registry, providers, toolbox or Toolbox({}), declaration)
     issues += _url_issues(declaration, urls)
     try:
@@ -299,7 +302,12 @@ def apply_declaration(
             intake.activate(now)
         else:
             intake.deactivate(now)
-        settle("intake", i.name, intake, created, workflow=i.workflow, team=i.team)
+        # Opened now, or recorded before intakes had secrets: give it its own. Shown
+        # here only when the intake is new (its team's admins can read it any time).
+        if intake.signing.current is None:
+            intake.issue_secret(new_secret(), now)
+        shown = {"secret": intake.signing.current} if created else {}
+        settle("intake", i.name, intake, created, workflow=i.workflow, team=i.team, **shown)
 
     if changed:
         registry.save(*changed)

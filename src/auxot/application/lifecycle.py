@@ -11,26 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 import attrs
-from eventsourcing.persistence import RecordConflictError
 
 from auxot.application.errors import ForbiddenError
 from auxot.application.keys import Caller
 from auxot.application.ports import WorkRow
 from auxot.application.records import encode_record
 from auxot.application.refs import format_ref
+from auxot.application.saving import retrying
 from auxot.application.service import NotFoundError, Service
 from auxot.domain.work_item import WorkItem, WorkItemError
 from auxot.domain.workflow import Workflow
-
-T = TypeVar("T")
-
-SAVE_ATTEMPTS = 10
-"""How often a command is re-read and retried when a concurrent save (a worker recording
-a step, an ``apply``) got in first."""
 
 PROJECTED_WAIT_SECONDS = 5.0
 
@@ -115,7 +109,7 @@ class Lifecycle:
                 registry.save(workflow)
             return workflow
 
-        workflow = _retrying(attempt)
+        workflow = retrying(attempt)
         self.service.directory.refresh()  # this process's engine sees it at once
         return self._summary(workflow)
 
@@ -186,7 +180,7 @@ class Lifecycle:
             work.save(item)
             return item
 
-        item = _retrying(attempt)
+        item = retrying(attempt)
         self.service.worker.events_recorded()
         return self._projected_record(item)
 
@@ -215,7 +209,7 @@ class Lifecycle:
             work.save(old, new)
             return new
 
-        new = _retrying(attempt)
+        new = retrying(attempt)
         self.service.worker.events_recorded()
         return new.id
 
@@ -241,14 +235,3 @@ def _usable(workflow: Workflow | None, caller: Caller | None) -> bool:
     if workflow is None:
         return False
     return caller is None or caller.may_use(workflow.team_id)
-
-
-def _retrying(attempt: Callable[[], T]) -> T:
-    """Run ``attempt`` (which re-reads what it changes) until its save is not beaten by a
-    concurrent one."""
-    for _ in range(SAVE_ATTEMPTS - 1):
-        try:
-            return attempt()
-        except RecordConflictError:
-            continue
-    return attempt()

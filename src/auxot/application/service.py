@@ -32,6 +32,7 @@ from auxot.application.keys import (
 from auxot.application.ports import Clock, Ids, OutboundUrls, ProviderSlots, WorkRow, WorkView
 from auxot.application.providers import ProviderPool
 from auxot.application.records import encode_record, row_of
+from auxot.application.signing_secrets import new_signing_secret
 from auxot.application.stores import Registry, WorkLog
 from auxot.application.tools import Toolbox
 from auxot.application.worker import Worker
@@ -209,7 +210,13 @@ class Service:
 
     def apply(self, declaration: Declaration) -> list[Applied]:
         applied = apply_declaration(
-            self.registry, self.providers, self.clock, declaration, self.toolbox, urls=self.urls
+            self.registry,
+            self.providers,
+            self.clock,
+            declaration,
+            self.toolbox,
+            urls=self.urls,
+            new_secret=lambda: new_signing_secret(self.ids),
         )
         self.directory.refresh()
         return applied

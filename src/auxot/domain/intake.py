@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
+
+from auxot.domain.signing_secrets import SigningSecrets, grace_until, secret_key
 
 
 class Intake(Aggregate):
@@ -43,6 +45,23 @@ class Intake(Aggregate):
             assert isinstance(aggregate, Intake)
             aggregate.active = True
 
+    # Callback signing (see signing_secrets.py). Intakes opened before secrets existed
+    # have none until ``issue_secret`` (on the next ``apply``, or when one is asked for).
+    class SecretIssued(Aggregate.Event):
+        secret: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Intake)
+            aggregate.signing = SigningSecrets(self.secret)
+
+    class SecretRotated(Aggregate.Event):
+        secret: str
+        previous_valid_until: datetime
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Intake)
+            aggregate.signing = aggregate.signing.rotated(self.secret, self.previous_valid_until)
+
     def __init__(
         self, name: str, team_id: UUID, workflow_id: UUID, callback_url: str | None
     ) -> None:
@@ -52,6 +71,7 @@ class Intake(Aggregate):
         self.callback_url = callback_url
         self.active = True
         self.allow_callback_override = False
+        self.signing = SigningSecrets()
 
     @classmethod
     def open(
@@ -91,3 +111,18 @@ class Intake(Aggregate):
     def activate(self, at: datetime) -> None:
         if not self.active:
             self.trigger_event(self.Activated, timestamp=at)
+
+    def issue_secret(self, secret: str, at: datetime) -> None:
+        """Give the intake its first signing secret; nothing when it has one."""
+        secret_key(secret)  # refuses a malformed one
+        if self.signing.current is None:
+            self.trigger_event(self.SecretIssued, secret=secret, timestamp=at)
+
+    def rotate_secret(self, secret: str, grace: timedelta, at: datetime) -> None:
+        """Sign with ``secret`` from ``at`` on; the replaced secret stays valid for
+        ``grace`` (0 to MAX_GRACE)."""
+        secret_key(secret)
+        valid_until = grace_until(at, grace)
+        self.trigger_event(
+            self.SecretRotated, secret=secret, previous_valid_until=valid_until, timestamp=at
+        )

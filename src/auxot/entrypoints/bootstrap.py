@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
+from auxot.adapters.callbacks.httpx_sender import HttpxCallbackSender
 from auxot.adapters.clock import SystemClock
 from auxot.adapters.ids import RandomIds
 from auxot.adapters.net_guard import NetGuard
@@ -18,7 +19,7 @@ from auxot.application.admin import Admin
 from auxot.application.directory import Directory
 from auxot.application.engine import Engine
 from auxot.application.group_commit import GroupCommitter
-from auxot.application.ports import Clock, Ids, ProviderFactory
+from auxot.application.ports import CallbackSender, Clock, Ids, ProviderFactory
 from auxot.application.projection import WorkProjection
 from auxot.application.providers import ProviderPool
 from auxot.application.service import Service
@@ -54,7 +55,7 @@ def bootstrap(
         providers or {"scripted": ScriptedProvider, "openai": openai_factory(settings.secrets)}
     )
     projection = WorkProjection(work, view)
-    guard = NetGuard(allow_private=settings.allow_private_urls, allow=settings.url_allow_list)
+    guard = url_guard(settings)
     toolbox = Toolbox({"http": http_tool_factory(guard)})
 
     def wake() -> None:
@@ -102,3 +103,13 @@ def bootstrap(
         urls=GuardedUrls(guard, allow_http=settings.allow_http_callbacks),
         toolbox=toolbox,
     )
+
+
+def url_guard(settings: Settings) -> NetGuard:
+    """The SSRF guard for every URL Auxot calls for others (tools, callbacks)."""
+    return NetGuard(allow_private=settings.allow_private_urls, allow=settings.url_allow_list)
+
+
+def callback_sender(settings: Settings) -> CallbackSender:
+    """What the deliverer POSTs callbacks with: signed, guarded, https unless allowed."""
+    return HttpxCallbackSender(url_guard(settings), allow_http=settings.allow_http_callbacks)

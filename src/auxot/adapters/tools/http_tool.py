@@ -17,9 +17,8 @@ import math
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
-from auxot.adapters.http_bounds import Deadline, DeadlinePassedError, clip, read_bounded
+from auxot.adapters.checked_call import CallFailedError, CallTimedOutError, call_checked
+from auxot.adapters.http_bounds import clip
 from auxot.adapters.net_guard import AddressRefusedError, NetGuard
 from auxot.application.ports import Tool, ToolDefinition, ToolError, ToolFactory, ToolSpec
 
@@ -62,38 +61,25 @@ class HttpTool:
             target = self._guard.check(self._url)  # before any connection is made
         except AddressRefusedError as exc:
             raise ToolError(f"refused: {exc}") from None
-        deadline = Deadline(self._timeout)
         try:
-            with (
-                httpx.Client(
-                    timeout=httpx.Timeout(self._timeout),
-                    follow_redirects=False,
-                    trust_env=False,
-                    headers={"User-Agent": "auxot", "Accept-Encoding": "identity"},
-                ) as client,
-                client.stream(
-                    self._method,
-                    target.url,
-                    json=arguments,
-                    headers={"Host": target.host_header},
-                    extensions={"trace": deadline.trace, "sni_hostname": target.host},
-                ) as response,
-            ):
-                if 300 <= response.status_code < 400:
-                    raise ToolError(f"redirect refused: HTTP {response.status_code}")
-                body, overflowed = read_bounded(response, self._max_response_bytes, deadline.at)
-                status = response.status_code
-                content_type = response.headers.get("Content-Type", "")
-        except (httpx.TimeoutException, DeadlinePassedError):
+            answer = call_checked(
+                target,
+                self._method,
+                timeout=self._timeout,
+                max_body=self._max_response_bytes,
+                headers={"User-Agent": "auxot"},
+                json=arguments,
+            )
+        except CallTimedOutError:
             raise ToolError(f"timed out after {self._timeout:g}s") from None
-        except httpx.HTTPError as exc:
-            if deadline.expired:
-                raise ToolError(f"timed out after {self._timeout:g}s") from None
-            raise ToolError(f"the request failed: {type(exc).__name__}: {exc}") from None
-        finally:
-            deadline.cancel()
-        if overflowed:
+        except CallFailedError as exc:
+            raise ToolError(f"the request failed: {exc}") from None
+        if answer.redirect:
+            raise ToolError(f"redirect refused: HTTP {answer.status_code}")
+        if answer.overflowed:
             raise ToolError(f"the answer exceeds {self._max_response_bytes} bytes")
+        body, status = answer.body, answer.status_code
+        content_type = answer.headers.get("Content-Type", "")
         text = body.decode("utf-8", errors="replace")
         if not 200 <= status < 300:
             raise ToolError(f"HTTP {status}: {clip(text)}" if text.strip() else f"HTTP {status}")

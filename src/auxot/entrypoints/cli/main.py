@@ -24,6 +24,7 @@ from auxot.application.service import NotFoundError, Service
 from auxot.domain.identity import workflow_id
 from auxot.domain.work_item import WorkItemError
 from auxot.entrypoints.bootstrap import bootstrap
+from auxot.entrypoints.cli.intakes import intakes_group
 from auxot.entrypoints.http.tasks import task_of_row
 from auxot.entrypoints.settings import Settings, SettingsError
 from auxot.entrypoints.workflow_file import WorkflowFileError, load_declaration, locate
@@ -336,6 +337,13 @@ def tasks_complete(
     finally:
         service.close()
     click.echo(msgspec.json.format(record).decode())
+
+
+cli.add_command(
+    intakes_group(
+        lambda url: _service(_settings(database_url=url), run_worker=False), _DATABASE, _fail
+    )
+)
 
 
 @cli.command()

@@ -14,6 +14,7 @@ from auxot.application.service import Service
 from auxot.entrypoints.http.admin import ADMIN_CONTROLLERS
 from auxot.entrypoints.http.intake import IntakeController
 from auxot.entrypoints.http.intake_fast_path import SERVICE_STATE_KEY
+from auxot.entrypoints.http.intake_secrets import IntakeSecretController
 from auxot.entrypoints.http.problems import internal_error
 from auxot.entrypoints.http.tasks import TasksController
 from auxot.entrypoints.http.wire import Health
@@ -47,6 +48,7 @@ def create_app(
             WorkflowController,
             WorkController,
             TasksController,
+            IntakeSecretController,
             *ADMIN_CONTROLLERS,
         ],
         dependencies={"service": Provide(provide_service, use_cache=True)},

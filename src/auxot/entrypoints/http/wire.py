@@ -80,6 +80,19 @@ class IntakeOut(msgspec.Struct, kw_only=True):
     allow_callback_override: bool
 
 
+class IntakeSecret(msgspec.Struct, kw_only=True):
+    """An intake's callback signing secret, for its team's admins. After a rotation the
+    replaced secret (not shown) still signs until ``previous_valid_until``."""
+
+    intake_id: str
+    secret: str  # whsec_...: give it to the callback receiver
+    previous_valid_until: datetime | None
+
+
+class RotateSecret(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    grace: str | float | None = None  # "24h", "90m" or seconds; default 24 hours
+
+
 class ProviderOut(msgspec.Struct, kw_only=True):
     id: str
     name: str

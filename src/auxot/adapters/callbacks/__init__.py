@@ -1,0 +1,1 @@
+"""Callback delivery: Standard Webhooks signing and the httpx sender."""
