@@ -28,7 +28,14 @@ from auxot.application.keys import (
     revoke_key,
     user_caller,
 )
-from auxot.application.ports import Clock, Ids, ProviderSlots, WorkRow, WorkView
+from auxot.application.ports import (
+    Clock,
+    DeliveryView,
+    Ids,
+    ProviderSlots,
+    WorkRow,
+    WorkView,
+)
 from auxot.application.providers import ProviderPool
 from auxot.application.records import encode_record, row_of
 from auxot.application.stores import Registry, WorkLog
@@ -52,6 +59,7 @@ class Service:
     admin: Admin
     slots: ProviderSlots  # shared by every engine on the database
     toolbox: Toolbox = attrs.field(factory=lambda: Toolbox({}))
+    deliveries: DeliveryView | None = None  # the callback deliveries read model
     _authenticate: Authenticator = attrs.field(init=False)
     _closed: bool = attrs.field(init=False, default=False)
 

@@ -34,6 +34,16 @@ class Intake(Aggregate):
             assert isinstance(aggregate, Intake)
             aggregate.active = True
 
+    class CallbackDisabled(Aggregate.Event):
+        """The receiver at ``url`` answered 410 Gone: no more callbacks go there (a new
+        callback URL enables callbacks again)."""
+
+        url: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Intake)
+            aggregate.disabled_callback_url = self.url
+
     def __init__(
         self, name: str, team_id: UUID, workflow_id: UUID, callback_url: str | None
     ) -> None:
@@ -42,6 +52,7 @@ class Intake(Aggregate):
         self.workflow_id = workflow_id
         self.callback_url = callback_url
         self.active = True
+        self.disabled_callback_url: str | None = None
 
     @classmethod
     def open(
@@ -77,3 +88,13 @@ class Intake(Aggregate):
     def activate(self, at: datetime) -> None:
         if not self.active:
             self.trigger_event(self.Activated, timestamp=at)
+
+    @property
+    def live_callback_url(self) -> str | None:
+        """The callback URL, unless its receiver asked (410 Gone) not to be called."""
+        return None if self.callback_url == self.disabled_callback_url else self.callback_url
+
+    def disable_callback(self, url: str, at: datetime) -> None:
+        """``url`` answered 410 Gone; nothing when the intake has moved to another URL."""
+        if url == self.callback_url and url != self.disabled_callback_url:
+            self.trigger_event(self.CallbackDisabled, url=url, timestamp=at)

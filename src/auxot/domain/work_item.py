@@ -16,6 +16,7 @@ import attrs
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
+from auxot.domain.callback import Delivery
 from auxot.domain.definition import COMPLETE, TIMEOUT, Definition, Step
 from auxot.domain.durations import format_duration
 from auxot.domain.retry import RetryPolicy, retry_delay
@@ -328,6 +329,7 @@ class WorkItem(Aggregate):
         self.retry_at: datetime | None = None  # when a scheduled retry may start
         self.waiting: Waiting | None = None
         self.human_runs: list[HumanRun] = []
+        self.delivery: Delivery | None = None  # its callback, once ended (domain/callback.py)
 
     # -- commands -----------------------------------------------------------------------
 

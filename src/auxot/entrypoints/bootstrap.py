@@ -14,10 +14,12 @@ from auxot.adapters.providers.openai import openai_factory
 from auxot.adapters.providers.scripted import ScriptedProvider
 from auxot.adapters.tools.http_tool import http_tool_factory
 from auxot.application.admin import Admin
+from auxot.application.callbacks import CallbackOutbox
+from auxot.application.deliverer import Deliverer, DeliveryRunner
 from auxot.application.directory import Directory
 from auxot.application.engine import Engine
 from auxot.application.group_commit import GroupCommitter
-from auxot.application.ports import Clock, Ids, ProviderFactory
+from auxot.application.ports import CallbackSender, Clock, Ids, ProviderFactory
 from auxot.application.projection import WorkProjection
 from auxot.application.providers import ProviderPool
 from auxot.application.service import Service
@@ -34,6 +36,7 @@ def bootstrap(
     clock: Clock | None = None,
     ids: Ids | None = None,
     providers: Mapping[str, ProviderFactory] | None = None,
+    callback_sender: CallbackSender | None = None,
 ) -> Service:
     """Wire Auxot on ``settings.database_url``. Call ``start()`` to run its worker.
 
@@ -45,10 +48,12 @@ def bootstrap(
     ids = ids or RandomIds()
     with database.opening():  # fails fast when unreachable; creates tables one at a time
         registry = Registry(env=database.env(Registry.name))
-        work = WorkLog(env=database.env(WorkLog.name))
+        directory = Directory(registry)
+        # An item that ends schedules its callback in the same save (the outbox).
+        work = WorkLog(env=database.env(WorkLog.name), on_ending=CallbackOutbox(directory))
         view = database.work_view(work)
         slots = database.provider_slots(work)
-    directory = Directory(registry)
+        deliveries = database.delivery_view(work)
     pool = ProviderPool(
         providers or {"scripted": ScriptedProvider, "openai": openai_factory(settings.secrets)}
     )
@@ -76,10 +81,29 @@ def bootstrap(
         if run_worker
         else None
     )
+    deliverer = (
+        Deliverer(
+            work,
+            deliveries,
+            registry,
+            directory,
+            callback_sender,
+            clock,
+            deliverer_id=settings.worker_id,
+            schedule=settings.callback_schedule,
+            timeout=settings.callback_timeout,
+            lease_grace=timedelta(seconds=settings.lease_grace_seconds),
+            threads=settings.callback_threads,
+            on_recorded=wake,
+        )
+        if run_worker and callback_sender is not None
+        else None
+    )
     worker = Worker(
         projection if run_worker else None,
         directory,
         engine,
+        deliveries=DeliveryRunner(work, deliveries, deliverer) if run_worker else None,
         poll_interval=settings.poll_interval,
         refresh_interval=settings.refresh_interval,
         drain_seconds=settings.drain_seconds,
@@ -99,4 +123,5 @@ def bootstrap(
         admin=Admin(registry, directory, clock, ids),
         slots=slots,
         toolbox=toolbox,
+        deliveries=deliveries,
     )
