@@ -31,8 +31,10 @@ class ScriptedSender:
         self._gate.set()
 
     def script(self, *outcomes: CallbackOutcome) -> None:
+        """The next attempts answer these, in order (replacing what is left of the last
+        script); 200 after them."""
         with self._lock:
-            self._script.extend(outcomes)
+            self._script = list(outcomes)
 
     def hold(self) -> None:
         self._gate.clear()
