@@ -143,3 +143,16 @@ def test_redelivery_starts_a_fresh_round_with_the_same_webhook_id() -> None:
     assert item.delivery.status is DeliveryStatus.DELIVERED
     assert [a.number for a in item.delivery.attempts] == [1, 2]
     assert replayed(item) == item.delivery
+
+
+def test_delivery_events_leave_the_items_own_updated_at_alone() -> None:
+    item = scheduled_item()
+    ended_at = item.modified_on
+    later = START + timedelta(minutes=5)
+    attempt(item, AttemptResult(500, 3, "HTTP 500"), later)
+    assert item.modified_on == later
+    assert callback.item_updated_at(item) == ended_at
+    item.rerun(uuid4(), 1, DEFINITION, later)  # a change to the item itself counts
+    assert callback.item_updated_at(item) == later
+    attempt(item, AttemptResult(200, 3), later + timedelta(minutes=1))
+    assert callback.item_updated_at(item) == later

@@ -78,6 +78,10 @@ class Delivery:
     """Attempts made before the last redelivery request; the schedule starts afresh."""
     dead_reason: str | None = None
     redelivered_by: str | None = None
+    # The item's version after the last delivery event, and when the item itself last
+    # changed before delivery events followed: the record's ``updated_at`` ignores them.
+    touched_version: int = 0
+    item_updated_at: datetime | None = None
 
     @property
     def in_flight(self) -> CallbackAttempt | None:
@@ -114,7 +118,27 @@ def _delivery(aggregate: Aggregate) -> Delivery:
 
 
 def _set(aggregate: Aggregate, delivery: Delivery) -> None:
-    aggregate.delivery = delivery  # type: ignore[attr-defined]
+    """Put the new delivery state on the item (before the library moves its version and
+    ``modified_on`` to this event's)."""
+    prior: Delivery | None = getattr(aggregate, "delivery", None)
+    item_updated_at = (
+        prior.item_updated_at
+        if prior is not None and prior.touched_version == aggregate.version
+        else aggregate.modified_on
+    )
+    aggregate.delivery = attrs.evolve(  # type: ignore[attr-defined]
+        delivery, touched_version=aggregate.version + 1, item_updated_at=item_updated_at
+    )
+
+
+def item_updated_at(item: WorkItem) -> datetime:
+    """When the item last changed, not counting its delivery's events (which change
+    nothing in its record): a polled record and its callback body agree."""
+    delivery = item.delivery
+    if delivery is not None and delivery.touched_version == item.version:
+        assert delivery.item_updated_at is not None
+        return delivery.item_updated_at
+    return item.modified_on
 
 
 def _replace_last(delivery: Delivery, **changes: Any) -> tuple[CallbackAttempt, ...]:
