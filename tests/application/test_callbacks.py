@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from uuid import UUID
 
+import attrs
 import msgspec
 import pytest
 
@@ -69,13 +70,9 @@ class Outbox:
 
     def apply(self, callback_url: str | None = URL) -> str:
         workflow = linear_workflow(prompts=("Reply to {{ input.customer }}",))
-        decl = declaration(workflow=workflow, provider=ProviderDecl("offline", "scripted"))
-        decl = decl.__class__(
-            teams=decl.teams,
-            providers=decl.providers,
-            workflows=decl.workflows,
-            intakes=(IntakeDecl("triage", "triage", "support", callback_url=callback_url),),
-        )
+        base = declaration(workflow=workflow, provider=ProviderDecl("offline", "scripted"))
+        intake = IntakeDecl("triage", "triage", "support", callback_url=callback_url)
+        decl = attrs.evolve(base, intakes=(intake,))
         return ids_of(self.service.apply(decl), "intake")["triage"]
 
     def completed_item(self, intake: str) -> UUID:

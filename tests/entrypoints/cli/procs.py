@@ -57,10 +57,12 @@ def free_port() -> int:
 class Proc:
     """A running ``auxot`` process; its stdout and stderr are collected line by line."""
 
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, args: list[str], cwd: Path, env: dict[str, str], program: list[str] | None = None
+    ) -> None:
         self.args = args
         self.popen = subprocess.Popen(
-            [AUXOT, *args],
+            [*(program or [AUXOT]), *args],
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -182,8 +184,11 @@ class Cli:
         created: dict[str, str] = json.loads(out)
         return created
 
-    def spawn(self, *args: str, env: dict[str, str] | None = None) -> Proc:
-        proc = Proc(list(args), self.cwd, env if env is not None else cli_env())
+    def spawn(
+        self, *args: str, env: dict[str, str] | None = None, program: list[str] | None = None
+    ) -> Proc:
+        """``auxot ARGS`` running (or ``program ARGS``)."""
+        proc = Proc(list(args), self.cwd, env if env is not None else cli_env(), program)
         self.procs.append(proc)
         return proc
 
