@@ -11,24 +11,20 @@ import attrs
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from auxot.adapters.persistence import parse_database_url
-from auxot.application.ports import DeliveryRow, DeliveryView, WorkView
-from auxot.application.stores import WorkLog
+from auxot.application.ports import DeliveryRow, DeliveryView
+from tests.adapters.persistence import test_work_view_contract as work_view_contract
 
 T0 = datetime(2025, 3, 14, 9, 26, 53, 589793, tzinfo=UTC)
 TEAM_A, TEAM_B = uuid4(), uuid4()
 NAME = "work.deliveries"
 
 
-class Opened:
-    def __init__(self, url: str) -> None:
-        self.database = parse_database_url(url)
-        self.work = WorkLog(env=self.database.env(WorkLog.name))
-        self.work_view: WorkView = self.database.work_view(self.work)
-        self.view: DeliveryView = self.database.delivery_view(self.work)
+class Opened(work_view_contract.Opened):
+    """The work log and its work view, plus the deliveries view beside them."""
 
-    def close(self) -> None:
-        self.work.close()
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.deliveries: DeliveryView = self.database.delivery_view(self.work)
 
 
 @pytest.fixture
@@ -60,30 +56,30 @@ def row(
 
 def test_rows_read_back_equal_and_a_save_replaces_the_row(opened: Opened) -> None:
     first = row(scheduled_at=T0.astimezone(timezone(timedelta(hours=2))))
-    opened.view.save([first], Tracking(NAME, 1))
-    assert opened.view.page(None, None, 10) == [first]
-    (got,) = opened.view.page(None, None, 10)
+    opened.deliveries.save([first], Tracking(NAME, 1))
+    assert opened.deliveries.page(None, None, 10) == [first]
+    (got,) = opened.deliveries.page(None, None, 10)
     assert got.scheduled_at.utcoffset() is not None
     assert type(got.record) is bytes
 
     done = attrs.evolve(first, status="delivered", due_at=None, record=b"{}")
-    opened.view.save([done], Tracking(NAME, 2))
-    assert opened.view.page(None, None, 10) == [done]
-    assert opened.view.max_tracking_id(NAME) == 2
+    opened.deliveries.save([done], Tracking(NAME, 2))
+    assert opened.deliveries.page(None, None, 10) == [done]
+    assert opened.deliveries.max_tracking_id(NAME) == 2
 
 
 def test_a_position_is_projected_once(opened: Opened) -> None:
-    opened.view.save([row()], Tracking(NAME, 5))
+    opened.deliveries.save([row()], Tracking(NAME, 5))
     with pytest.raises(IntegrityError):
-        opened.view.save([row()], Tracking(NAME, 5))
-    assert len(opened.view.page(None, None, 10)) == 1
+        opened.deliveries.save([row()], Tracking(NAME, 5))
+    assert len(opened.deliveries.page(None, None, 10)) == 1
 
 
 def test_its_position_is_its_own_beside_the_work_views(opened: Opened) -> None:
-    opened.work_view.save([], Tracking("work", 9))
-    opened.view.save([], Tracking(NAME, 3))
-    assert opened.view.max_tracking_id(NAME) == 3
-    assert opened.work_view.max_tracking_id("work") == 9
+    opened.view.save([], Tracking("work", 9))
+    opened.deliveries.save([], Tracking(NAME, 3))
+    assert opened.deliveries.max_tracking_id(NAME) == 3
+    assert opened.view.max_tracking_id("work") == 9
 
 
 def test_due_lists_pending_deliveries_due_by_now_earliest_first(opened: Opened) -> None:
@@ -91,10 +87,10 @@ def test_due_lists_pending_deliveries_due_by_now_earliest_first(opened: Opened) 
     sooner = row(due_at=T0 + timedelta(seconds=1))
     future = row(due_at=T0 + timedelta(hours=1))
     ended = row(status="dead", due_at=None)
-    opened.view.save([later, sooner, future, ended], Tracking(NAME, 1))
+    opened.deliveries.save([later, sooner, future, ended], Tracking(NAME, 1))
     now = T0 + timedelta(minutes=1)
-    assert opened.view.due(now, 10) == [sooner.work_id, later.work_id]
-    assert opened.view.due(now, 1) == [sooner.work_id]
+    assert opened.deliveries.due(now, 10) == [sooner.work_id, later.work_id]
+    assert opened.deliveries.due(now, 1) == [sooner.work_id]
 
 
 def test_pages_filter_by_team_and_status_and_continue_after_a_position(opened: Opened) -> None:
@@ -103,11 +99,11 @@ def test_pages_filter_by_team_and_status_and_continue_after_a_position(opened: O
         for n in range(6)
     ]
     foreign = row(team=TEAM_B, status="dead")
-    opened.view.save([*rows, foreign], Tracking(NAME, 1))
-    assert opened.view.page({TEAM_A}, None, 10) == rows
-    assert opened.view.page({TEAM_A}, "dead", 10) == rows[1::2]
-    assert opened.view.page({TEAM_B}, "dead", 10) == [foreign]
-    assert opened.view.page(set(), None, 10) == []
+    opened.deliveries.save([*rows, foreign], Tracking(NAME, 1))
+    assert opened.deliveries.page({TEAM_A}, None, 10) == rows
+    assert opened.deliveries.page({TEAM_A}, "dead", 10) == rows[1::2]
+    assert opened.deliveries.page({TEAM_B}, "dead", 10) == [foreign]
+    assert opened.deliveries.page(set(), None, 10) == []
     after = (rows[2].scheduled_at, rows[2].work_id)
-    assert opened.view.page({TEAM_A}, None, 2, after) == rows[3:5]
-    assert len(opened.view.page(None, None, 100)) == 7
+    assert opened.deliveries.page({TEAM_A}, None, 2, after) == rows[3:5]
+    assert len(opened.deliveries.page(None, None, 100)) == 7
