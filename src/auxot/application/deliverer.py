@@ -81,18 +81,22 @@ class Deliverer:
     def dispatch(self) -> int:
         """Claim and start sending what is due, as threads allow; returns how many."""
         with self._lock:
-            free = self._thread_count - len(self._sending)
-        if free <= 0 or self._closing:
-            return 0
+            if self._closing or len(self._sending) >= self._thread_count:
+                return 0
         started = 0
-        for work_id in self._view.due(self._clock.now(), free + len(self._sending)):
+        # Deliveries being sent are not due (their lease runs): one thread's worth each.
+        for work_id in self._view.due(self._clock.now(), self._thread_count):
             with self._lock:
                 if self._closing or len(self._sending) >= self._thread_count:
                     break
                 if work_id in self._sending:
                     continue
                 self._sending.add(work_id)
-            claimed = self._claim(work_id)
+            try:
+                claimed = self._claim(work_id)
+            except BaseException:  # the database failed: no claim, try again next pass
+                self._leave(work_id)
+                raise
             if claimed is None:
                 self._leave(work_id)
                 continue
