@@ -173,3 +173,13 @@ def test_an_item_of_an_intake_without_a_callback_has_no_deliveries(
         what="the item to complete",
     )
     assert deliveries_of(client, work_id) == []
+
+
+def test_openapi_lists_the_deliveries_paths(live: Live) -> None:
+    with live.client() as anonymous:
+        paths = anonymous.get("/schema/openapi.json").json()["paths"]
+    assert "get" in paths["/v1/deliveries"]
+    assert "get" in paths["/v1/work/{work_id}/deliveries"]
+    assert "post" in paths["/v1/deliveries/{delivery_id}/redeliver"]
+    status = next(p for p in paths["/v1/deliveries"]["get"]["parameters"] if p["name"] == "status")
+    assert "dead" in json.dumps(status)
