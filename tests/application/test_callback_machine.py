@@ -42,7 +42,6 @@ class DeliveryMachine(RuleBasedStateMachine):
         self.service = self.harness.service
         self.sender = ScriptedSender()
         deliveries = self.service.deliveries
-        assert deliveries is not None
         self.runner = DeliveryRunner(self.service.work, deliveries, None)
         self.deliverer = Deliverer(
             self.service.work,
@@ -109,7 +108,7 @@ class DeliveryMachine(RuleBasedStateMachine):
     def crash(self) -> None:
         """A deliverer claims the next due attempt and dies before sending."""
         self.runner.run_once()
-        due = self.service.deliveries.due(self.clock.now(), 1)  # type: ignore[union-attr]
+        due = self.service.deliveries.due(self.clock.now(), 1)
         if not due:
             return
         item = self.service.work.item(due[0])

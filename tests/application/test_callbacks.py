@@ -46,11 +46,9 @@ class Outbox:
         self.service = harness.service
         self.deliverers: list[Deliverer] = []
         self.deliverer = self.new_deliverer("deliverer-a")
-        assert self.service.deliveries is not None
         self.runner = DeliveryRunner(self.service.work, self.service.deliveries, None)
 
     def new_deliverer(self, name: str) -> Deliverer:
-        assert self.service.deliveries is not None
         deliverer = Deliverer(
             self.service.work,
             self.service.deliveries,

@@ -44,7 +44,6 @@ class Deliveries:
         if status is not None and status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}")
         view = self.service.deliveries
-        assert view is not None, "the service was built without a deliveries view"
         teams = None if caller is None else caller.teams
         rows = view.page(teams, status, limit + 1, _position(cursor))
         more = len(rows) > limit

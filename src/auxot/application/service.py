@@ -58,8 +58,8 @@ class Service:
     ids: Ids
     admin: Admin
     slots: ProviderSlots  # shared by every engine on the database
+    deliveries: DeliveryView  # the callback deliveries read model
     toolbox: Toolbox = attrs.field(factory=lambda: Toolbox({}))
-    deliveries: DeliveryView | None = None  # the callback deliveries read model
     _authenticate: Authenticator = attrs.field(init=False)
     _closed: bool = attrs.field(init=False, default=False)
 
