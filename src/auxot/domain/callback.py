@@ -18,16 +18,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 import attrs
 from eventsourcing.domain import Aggregate
 
 from auxot.domain.callback_schedule import CallbackSchedule
-
-if TYPE_CHECKING:
-    from auxot.domain.work_item import WorkItem
+from auxot.domain.work_item import WorkItem
 
 
 class DeliveryStatus(StrEnum):
@@ -112,21 +110,22 @@ class Delivery:
 
 
 def _delivery(aggregate: Aggregate) -> Delivery:
-    delivery: Delivery | None = getattr(aggregate, "delivery", None)
-    assert delivery is not None
-    return delivery
+    assert isinstance(aggregate, WorkItem)
+    assert aggregate.delivery is not None
+    return aggregate.delivery
 
 
 def _set(aggregate: Aggregate, delivery: Delivery) -> None:
     """Put the new delivery state on the item (before the library moves its version and
     ``modified_on`` to this event's)."""
-    prior: Delivery | None = getattr(aggregate, "delivery", None)
+    assert isinstance(aggregate, WorkItem)
+    prior = aggregate.delivery
     item_updated_at = (
         prior.item_updated_at
         if prior is not None and prior.touched_version == aggregate.version
         else aggregate.modified_on
     )
-    aggregate.delivery = attrs.evolve(  # type: ignore[attr-defined]
+    aggregate.delivery = attrs.evolve(
         delivery, touched_version=aggregate.version + 1, item_updated_at=item_updated_at
     )
 
@@ -145,7 +144,7 @@ def _replace_last(delivery: Delivery, **changes: Any) -> tuple[CallbackAttempt, 
     return (*delivery.attempts[:-1], attrs.evolve(delivery.attempts[-1], **changes))
 
 
-class CallbackScheduled(Aggregate.Event):
+class CallbackScheduled(WorkItem.Event):
     webhook_id: str
     url: str
     team_id: UUID
@@ -165,7 +164,7 @@ class CallbackScheduled(Aggregate.Event):
         )
 
 
-class CallbackAttemptStarted(Aggregate.Event):
+class CallbackAttemptStarted(WorkItem.Event):
     attempt: int
     deliverer: str
     lease_until: datetime
@@ -179,7 +178,7 @@ class CallbackAttemptStarted(Aggregate.Event):
         _set(aggregate, attrs.evolve(delivery, attempts=(*attempts, started), next_attempt_at=None))
 
 
-class CallbackAttempted(Aggregate.Event):
+class CallbackAttempted(WorkItem.Event):
     attempt: int
     status_code: int | None
     latency_ms: int
@@ -200,14 +199,14 @@ class CallbackAttempted(Aggregate.Event):
         _set(aggregate, attrs.evolve(delivery, attempts=attempts, next_attempt_at=next_at))
 
 
-class CallbackDelivered(Aggregate.Event):
+class CallbackDelivered(WorkItem.Event):
     attempt: int
 
     def apply(self, aggregate: Aggregate) -> None:
         _set(aggregate, attrs.evolve(_delivery(aggregate), status=DeliveryStatus.DELIVERED))
 
 
-class CallbackDead(Aggregate.Event):
+class CallbackDead(WorkItem.Event):
     reason: str
 
     def apply(self, aggregate: Aggregate) -> None:
@@ -215,7 +214,7 @@ class CallbackDead(Aggregate.Event):
         _set(aggregate, attrs.evolve(delivery, status=DeliveryStatus.DEAD, dead_reason=self.reason))
 
 
-class CallbackRedeliveryRequested(Aggregate.Event):
+class CallbackRedeliveryRequested(WorkItem.Event):
     by: str
 
     def apply(self, aggregate: Aggregate) -> None:

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import attrs
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
-from auxot.domain.callback import Delivery
 from auxot.domain.definition import COMPLETE, TIMEOUT, Definition, Step
 from auxot.domain.durations import format_duration
 from auxot.domain.retry import RetryPolicy, retry_delay
 from auxot.domain.routing import choose_handoff, reported_condition
+
+if TYPE_CHECKING:
+    from auxot.domain.callback import Delivery
 
 
 class Status(StrEnum):
