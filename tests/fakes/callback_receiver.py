@@ -60,7 +60,11 @@ class CallbackReceiver:
             self._script = list(replies)
 
     def release(self) -> None:
+        """Let held requests go (their connections are dropped unanswered)."""
         self._gate.set()
+
+    def wait_released(self) -> None:
+        self._gate.wait(WAIT_TIMEOUT)
 
     def count(self) -> int:
         with self._arrived:
@@ -79,7 +83,8 @@ class CallbackReceiver:
                 self._arrived.wait(remaining)
             return list(self.requests)
 
-    def _take(self, request: Received) -> Reply:
+    def take(self, request: Received) -> Reply:
+        """Record ``request``; the reply it gets."""
         with self._arrived:
             self.requests.append(request)
             self._arrived.notify_all()
@@ -112,9 +117,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length)
         headers = {name.lower(): value for name, value in self.headers.items()}
         receiver = self.server.receiver
-        reply = receiver._take(Received("POST", self.path, headers, body))
+        reply = receiver.take(Received("POST", self.path, headers, body))
         if reply.hold:
-            receiver._gate.wait(WAIT_TIMEOUT)
+            receiver.wait_released()
             self.close_connection = True
             return
         self.send_response(reply.status)
