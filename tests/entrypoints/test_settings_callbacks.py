@@ -10,7 +10,7 @@ import pytest
 
 from auxot.application.ports import Callback
 from auxot.domain.signing_secrets import format_secret
-from auxot.entrypoints.bootstrap import callback_sender
+from auxot.entrypoints.bootstrap import default_callback_sender
 from auxot.entrypoints.settings import Settings, SettingsError
 from tests.fakes.callback_receiver import CallbackReceiver
 
@@ -27,7 +27,7 @@ def send(settings: Settings, receiver: CallbackReceiver) -> str | None:
     callback = Callback(
         "msg_1", receiver.url, b"{}", (format_secret(b"k" * 32),), datetime.now(UTC)
     )
-    return callback_sender(settings).send(callback).error
+    return default_callback_sender(settings).send(callback).error
 
 
 @pytest.mark.parametrize(

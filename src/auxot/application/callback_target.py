@@ -1,5 +1,6 @@
 """Where a work item's callback goes: the URL its request named, when its intake allows
-requests to name one, else the intake's own ``callback_url``."""
+requests to name one, else the intake's own ``callback_url`` (unless that receiver
+answered 410 Gone)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def callback_url_for(item: WorkItem, intake: Intake | None) -> str | None:
     """The URL to deliver ``item``'s record to; None when there is none."""
     if item.callback_url is not None:
         return item.callback_url
-    return None if intake is None else intake.callback_url
+    return None if intake is None else intake.live_callback_url
 
 
 def check_callback_override(intake: Intake, url: str, urls: OutboundUrls) -> None:

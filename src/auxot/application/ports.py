@@ -331,3 +331,44 @@ class CallbackSender(Protocol):
         """POST ``callback`` once; never raises for anything the receiver or the
         network does (that is an outcome)."""
         ...
+
+
+@attrs.frozen
+class DeliveryRow:
+    """One work item's callback delivery, as the deliveries projection keeps it.
+
+    ``record`` is the delivery as the API lists it (JSON). ``due_at`` is when a
+    deliverer should next act on it (None once delivered or dead): the delivery queue.
+    """
+
+    work_id: UUID
+    webhook_id: str
+    team_id: UUID
+    status: str
+    scheduled_at: datetime
+    due_at: datetime | None
+    record: bytes
+
+
+class DeliveryView(Protocol):
+    """The callback deliveries read model, kept by a tracked projection of the work log.
+    ``save`` writes rows and the tracking position in one transaction (as ``WorkView``)."""
+
+    def save(self, rows: Sequence[DeliveryRow], tracking: Tracking) -> None: ...
+
+    def due(self, now: datetime, limit: int) -> list[UUID]:
+        """Work ids whose delivery is due at ``now``, the earliest first."""
+        ...
+
+    def page(
+        self,
+        teams: Collection[UUID] | None,
+        status: str | None,
+        limit: int,
+        after: tuple[datetime, UUID] | None = None,
+    ) -> list[DeliveryRow]:
+        """Deliveries of ``teams`` (None: every team) in ``status`` (None: any), ordered
+        by (scheduled_at, work id), after the ``after`` position."""
+        ...
+
+    def max_tracking_id(self, application_name: str) -> int | None: ...

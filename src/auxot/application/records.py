@@ -14,6 +14,7 @@ import msgspec
 
 from auxot.application.ports import HumanTask, WorkRow
 from auxot.application.refs import format_ref
+from auxot.domain.callback import item_updated_at
 from auxot.domain.work_item import HumanRun, StepRun, Waiting, WorkItem
 
 
@@ -85,7 +86,7 @@ def record_of(item: WorkItem) -> WorkRecord:
         current_step=None if item.status.terminal else item.current_step,
         steps=_step_records(item),
         created_at=item.created_on,
-        updated_at=item.modified_on,
+        updated_at=item_updated_at(item),
         completed_at=item.finished_at,
         retry_at=item.retry_at,
         cancelled_by=item.cancelled_by,
@@ -171,7 +172,7 @@ def row_of(item: WorkItem) -> WorkRow:
         status=item.status.value,
         version=item.version,
         due_at=item.due_at,
-        updated_at=item.modified_on,
+        updated_at=item_updated_at(item),
         record=encode_record(item),
         task=_task_of(item),
     )

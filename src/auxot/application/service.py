@@ -29,7 +29,15 @@ from auxot.application.keys import (
     revoke_key,
     user_caller,
 )
-from auxot.application.ports import Clock, Ids, OutboundUrls, ProviderSlots, WorkRow, WorkView
+from auxot.application.ports import (
+    Clock,
+    DeliveryView,
+    Ids,
+    OutboundUrls,
+    ProviderSlots,
+    WorkRow,
+    WorkView,
+)
 from auxot.application.providers import ProviderPool
 from auxot.application.records import encode_record, row_of
 from auxot.application.signing_secrets import new_signing_secret
@@ -54,6 +62,7 @@ class Service:
     admin: Admin
     slots: ProviderSlots  # shared by every engine on the database
     urls: OutboundUrls  # the rule for callback and tool URLs users give
+    deliveries: DeliveryView  # the callback deliveries read model
     toolbox: Toolbox = attrs.field(factory=lambda: Toolbox({}))
     in_flight: InFlight = attrs.field(factory=InFlight)  # keyed submissions being recorded
     _authenticate: Authenticator = attrs.field(init=False)
@@ -186,8 +195,15 @@ class Service:
         item's errors when its state refuses the act. Reads and writes the database."""
         try:
             item = complete_step(
-                self.work, self.directory, self.clock, caller, work_id, step_key,
-                condition=condition, note=note, output=output,
+                self.work,
+                self.directory,
+                self.clock,
+                caller,
+                work_id,
+                step_key,
+                condition=condition,
+                note=note,
+                output=output,
             )
         except TaskNotFoundError:
             raise NotFoundError("work") from None

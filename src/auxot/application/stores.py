@@ -7,14 +7,14 @@ table) work submissions do not queue behind configuration changes, nor the rever
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 import cattrs
 from eventsourcing.application import Application
 from eventsourcing.domain import CanMutateAggregate
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.persistence import JSONTranscoder, Recording, Transcoding
 from eventsourcing.utils import Environment
 
 from auxot.domain.definition import Definition
@@ -71,6 +71,22 @@ class WorkLog(AuxotApplication):
 
     name = "work"
 
+    def __init__(
+        self, env: Any = None, *, on_ending: Callable[[WorkItem], None] | None = None
+    ) -> None:
+        super().__init__(env)
+        self._on_ending = on_ending
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Save, first letting ``on_ending`` add to each item that ends in this save (its
+        callback, application/callbacks.py): whatever path ends an item, what it adds is
+        recorded in the same transaction as the ending."""
+        if self._on_ending is not None:
+            for obj in objs:
+                if isinstance(obj, WorkItem) and _ends_now(obj):
+                    self._on_ending(obj)
+        return super().save(*objs, **kwargs)
+
     def item(self, work_id: UUID, version: int | None = None) -> WorkItem:
         return self.get(WorkItem, work_id, version)
 
@@ -84,3 +100,10 @@ class WorkLog(AuxotApplication):
         events in the store is all that ``save()`` would do.
         """
         self.events.put(events)
+
+
+_ENDINGS = (WorkItem.Completed, WorkItem.Failed, WorkItem.Cancelled)
+
+
+def _ends_now(item: WorkItem) -> bool:
+    return any(isinstance(event, _ENDINGS) for event in item.pending_events)

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 
+from auxot.application.deliverer import DeliveryRunner
 from auxot.application.directory import Directory
 from auxot.application.engine import Engine
 from auxot.application.projection import WorkProjection
@@ -26,6 +27,7 @@ class Worker:
         directory: Directory,
         engine: Engine | None,
         *,
+        deliveries: DeliveryRunner | None = None,
         poll_interval: float = 0.2,
         refresh_interval: float = 0.5,
         drain_seconds: float = 10.0,
@@ -33,6 +35,8 @@ class Worker:
         self._projection = projection
         self._directory = directory
         self._engine = engine
+        self._deliveries = deliveries
+        self._deliveries_due = threading.Event()
         self._poll = poll_interval
         self._refresh = refresh_interval
         self._drain = drain_seconds
@@ -46,6 +50,7 @@ class Worker:
     def events_recorded(self) -> None:
         """Tell the worker that new work events were saved in this process."""
         self._events_recorded.set()
+        self._deliveries_due.set()
 
     def start(self) -> None:
         loops: list[tuple[str, Callable[[], None]]] = [("directory", self._refresh_loop)]
@@ -53,6 +58,8 @@ class Worker:
             loops.append(("project", self._project_loop))
         if self._engine is not None:
             loops.append(("dispatch", self._dispatch_loop))
+        if self._deliveries is not None:
+            loops.append(("deliver", self._deliver_loop))
         for name, loop in loops:
             thread = threading.Thread(target=loop, name=f"auxot-{name}", daemon=True)
             thread.start()
@@ -62,11 +69,14 @@ class Worker:
         self._stopping.set()
         self._events_recorded.set()
         self._work_due.set()
+        self._deliveries_due.set()
         for thread in self._threads:
             thread.join()
         self._threads.clear()
         if self._engine is not None:
             self._engine.close(self._drain)
+        if self._deliveries is not None:
+            self._deliveries.close(self._drain)
         self._project_remaining()
 
     def _project_remaining(self) -> None:
@@ -125,6 +135,16 @@ class Worker:
                 log.exception("dispatch failed; retrying")
             self._work_due.wait(self._poll)
             self._work_due.clear()
+
+    def _deliver_loop(self) -> None:
+        assert self._deliveries is not None
+        while not self._stopping.is_set():
+            try:
+                self._deliveries.run_once()
+            except Exception:
+                log.exception("delivering callbacks failed; retrying")
+            self._deliveries_due.wait(self._poll)
+            self._deliveries_due.clear()
 
     def _refresh_loop(self) -> None:
         while not self._stopping.wait(self._refresh):

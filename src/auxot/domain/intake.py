@@ -61,6 +61,15 @@ class Intake(Aggregate):
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, Intake)
             aggregate.signing = aggregate.signing.rotated(self.secret, self.previous_valid_until)
+    class CallbackDisabled(Aggregate.Event):
+        """The receiver at ``url`` answered 410 Gone: no more callbacks go there (a new
+        callback URL enables callbacks again)."""
+
+        url: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Intake)
+            aggregate.disabled_callback_url = self.url
 
     def __init__(
         self, name: str, team_id: UUID, workflow_id: UUID, callback_url: str | None
@@ -72,6 +81,7 @@ class Intake(Aggregate):
         self.active = True
         self.allow_callback_override = False
         self.signing = SigningSecrets()
+        self.disabled_callback_url: str | None = None
 
     @classmethod
     def open(
@@ -126,3 +136,12 @@ class Intake(Aggregate):
         self.trigger_event(
             self.SecretRotated, secret=secret, previous_valid_until=valid_until, timestamp=at
         )
+    @property
+    def live_callback_url(self) -> str | None:
+        """The callback URL, unless its receiver asked (410 Gone) not to be called."""
+        return None if self.callback_url == self.disabled_callback_url else self.callback_url
+
+    def disable_callback(self, url: str, at: datetime) -> None:
+        """``url`` answered 410 Gone; nothing when the intake has moved to another URL."""
+        if url == self.callback_url and url != self.disabled_callback_url:
+            self.trigger_event(self.CallbackDisabled, url=url, timestamp=at)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import attrs
@@ -20,6 +20,9 @@ from auxot.domain.definition import COMPLETE, TIMEOUT, Definition, Step
 from auxot.domain.durations import format_duration
 from auxot.domain.retry import RetryPolicy, retry_delay
 from auxot.domain.routing import choose_handoff, reported_condition
+
+if TYPE_CHECKING:
+    from auxot.domain.callback import Delivery
 
 
 class Status(StrEnum):
@@ -339,6 +342,7 @@ class WorkItem(Aggregate):
         self.retry_at: datetime | None = None  # when a scheduled retry may start
         self.waiting: Waiting | None = None
         self.human_runs: list[HumanRun] = []
+        self.delivery: Delivery | None = None  # its callback, once ended (domain/callback.py)
 
     # -- commands -----------------------------------------------------------------------
 

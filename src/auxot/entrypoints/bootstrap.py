@@ -16,6 +16,8 @@ from auxot.adapters.providers.openai import openai_factory
 from auxot.adapters.providers.scripted import ScriptedProvider
 from auxot.adapters.tools.http_tool import http_tool_factory
 from auxot.application.admin import Admin
+from auxot.application.callbacks import CallbackOutbox
+from auxot.application.deliverer import Deliverer, DeliveryRunner
 from auxot.application.directory import Directory
 from auxot.application.engine import Engine
 from auxot.application.group_commit import GroupCommitter
@@ -23,6 +25,7 @@ from auxot.application.ports import CallbackSender, Clock, Ids, ProviderFactory
 from auxot.application.projection import WorkProjection
 from auxot.application.providers import ProviderPool
 from auxot.application.service import Service
+from auxot.application.signing_secrets import IntakeSecrets
 from auxot.application.stores import Registry, WorkLog
 from auxot.application.tools import Toolbox
 from auxot.application.worker import Worker
@@ -36,6 +39,7 @@ def bootstrap(
     clock: Clock | None = None,
     ids: Ids | None = None,
     providers: Mapping[str, ProviderFactory] | None = None,
+    callback_sender: CallbackSender | None = None,
 ) -> Service:
     """Wire Auxot on ``settings.database_url``. Call ``start()`` to run its worker.
 
@@ -47,10 +51,12 @@ def bootstrap(
     ids = ids or RandomIds()
     with database.opening():  # fails fast when unreachable; creates tables one at a time
         registry = Registry(env=database.env(Registry.name))
-        work = WorkLog(env=database.env(WorkLog.name))
+        directory = Directory(registry)
+        # An item that ends schedules its callback in the same save (the outbox).
+        work = WorkLog(env=database.env(WorkLog.name), on_ending=CallbackOutbox(directory))
         view = database.work_view(work)
         slots = database.provider_slots(work)
-    directory = Directory(registry)
+        deliveries = database.delivery_view(work)
     pool = ProviderPool(
         providers or {"scripted": ScriptedProvider, "openai": openai_factory(settings.secrets)}
     )
@@ -78,17 +84,37 @@ def bootstrap(
         if run_worker
         else None
     )
+    deliverer = (
+        Deliverer(
+            work,
+            deliveries,
+            registry,
+            directory,
+            callback_sender or default_callback_sender(settings, guard, clock),
+            clock,
+            deliverer_id=settings.worker_id,
+            schedule=settings.callback_schedule,
+            timeout=settings.callback_timeout,
+            lease_grace=timedelta(seconds=settings.lease_grace_seconds),
+            threads=settings.callback_threads,
+            on_recorded=wake,
+            signed_intake=lambda intake_id: IntakeSecrets(service).ensure(intake_id),
+        )
+        if run_worker
+        else None
+    )
     worker = Worker(
         projection if run_worker else None,
         directory,
         engine,
+        deliveries=DeliveryRunner(work, deliveries, deliverer) if run_worker else None,
         poll_interval=settings.poll_interval,
         refresh_interval=settings.refresh_interval,
         drain_seconds=settings.drain_seconds,
     )
 
     committer = GroupCommitter(work.put_events, on_saved=wake)
-    return Service(
+    service = Service(
         registry=registry,
         work=work,
         directory=directory,
@@ -102,7 +128,9 @@ def bootstrap(
         slots=slots,
         urls=GuardedUrls(guard, allow_http=settings.allow_http_callbacks),
         toolbox=toolbox,
+        deliveries=deliveries,
     )
+    return service
 
 
 def url_guard(settings: Settings) -> NetGuard:
@@ -110,6 +138,13 @@ def url_guard(settings: Settings) -> NetGuard:
     return NetGuard(allow_private=settings.allow_private_urls, allow=settings.url_allow_list)
 
 
-def callback_sender(settings: Settings) -> CallbackSender:
+def default_callback_sender(
+    settings: Settings, guard: NetGuard | None = None, clock: Clock | None = None
+) -> CallbackSender:
     """What the deliverer POSTs callbacks with: signed, guarded, https unless allowed."""
-    return HttpxCallbackSender(url_guard(settings), allow_http=settings.allow_http_callbacks)
+    return HttpxCallbackSender(
+        guard or url_guard(settings),
+        allow_http=settings.allow_http_callbacks,
+        timeout=settings.callback_timeout,
+        clock=clock,
+    )

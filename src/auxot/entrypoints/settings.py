@@ -9,6 +9,9 @@ from typing import Any
 
 import attrs
 
+from auxot.domain.callback_schedule import DEFAULT_SCHEDULE, CallbackSchedule
+from auxot.domain.durations import parse_duration
+
 DEFAULT_DATABASE_URL = "sqlite:///auxot.db"
 SECRET_SUFFIX = "_API_KEY"  # noqa: S105 - a name pattern, not a secret
 
@@ -40,6 +43,11 @@ class Settings:
     # only those named ``*_API_KEY``. Whoever may apply a workflow file must not be able
     # to send, say, the database URL or a cloud credential to an endpoint of their choice.
     secrets: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    # Callbacks: the wait before each attempt (its length is the number of attempts),
+    # how long one attempt may take, and how many are sent at once per worker.
+    callback_schedule: CallbackSchedule = DEFAULT_SCHEDULE
+    callback_timeout: float = 15.0
+    callback_threads: int = 8
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -92,4 +100,7 @@ _ENV: list[tuple[str, str, Any]] = [
     ("allow_private_urls", "AUXOT_ALLOW_PRIVATE_URLS", _flag),
     ("url_allow_list", "AUXOT_URL_ALLOW_LIST", _list),
     ("allow_http_callbacks", "AUXOT_ALLOW_HTTP_CALLBACKS", _flag),
+    ("callback_schedule", "AUXOT_CALLBACK_SCHEDULE", CallbackSchedule.parse),
+    ("callback_timeout", "AUXOT_CALLBACK_TIMEOUT", parse_duration),
+    ("callback_threads", "AUXOT_CALLBACK_THREADS", int),
 ]

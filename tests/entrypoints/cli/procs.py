@@ -57,10 +57,12 @@ def free_port() -> int:
 class Proc:
     """A running ``auxot`` process; its stdout and stderr are collected line by line."""
 
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, args: list[str], cwd: Path, env: dict[str, str], program: list[str] | None = None
+    ) -> None:
         self.args = args
         self.popen = subprocess.Popen(
-            [AUXOT, *args],
+            [*(program or [AUXOT]), *args],
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -170,10 +172,17 @@ class Cli:
         path.write_text(text, encoding="utf-8")
         return path
 
-    def apply(self, text: str, database: str, name: str = "workflow.yaml") -> dict[str, Any]:
+    def apply(
+        self,
+        text: str,
+        database: str,
+        name: str = "workflow.yaml",
+        env: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """``auxot apply`` of ``text``; its JSON output."""
         path = self.write(name, text)
-        applied: dict[str, Any] = json.loads(self.ok("apply", str(path), "--database", database))
+        out = self.ok("apply", str(path), "--database", database, env=env)
+        applied: dict[str, Any] = json.loads(out)
         return applied
 
     def create_key(self, database: str, team: str = "support") -> dict[str, str]:
@@ -182,8 +191,11 @@ class Cli:
         created: dict[str, str] = json.loads(out)
         return created
 
-    def spawn(self, *args: str, env: dict[str, str] | None = None) -> Proc:
-        proc = Proc(list(args), self.cwd, env if env is not None else cli_env())
+    def spawn(
+        self, *args: str, env: dict[str, str] | None = None, program: list[str] | None = None
+    ) -> Proc:
+        """``auxot ARGS`` running (or ``program ARGS``)."""
+        proc = Proc(list(args), self.cwd, env if env is not None else cli_env(), program)
         self.procs.append(proc)
         return proc
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 import uvicorn
 
+from auxot.application.ports import CallbackSender
 from auxot.application.service import Service
 from auxot.entrypoints.bootstrap import bootstrap
 from auxot.entrypoints.http import create_app
@@ -51,18 +52,23 @@ class Live:
 
 
 def start_live(
-    database_url: str, settings: Mapping[str, Any] | None = None, **app_options: Any
+    database_url: str,
+    *,
+    callback_sender: CallbackSender | None = None,
+    settings: Mapping[str, Any] | None = None,
+    **app_options: Any,
 ) -> Live:
-    """Bootstrap a service on ``database_url`` (with ``settings`` too), apply the example
-    workflow, issue a team key, and serve ``create_app(service, **app_options)`` on
-    127.0.0.1 (a free port)."""
+    """Bootstrap a service on ``database_url`` (with ``settings`` and a callback sender,
+    if given), apply the example workflow, issue a team key, and serve
+    ``create_app(service, **app_options)`` on 127.0.0.1 (a free port)."""
     service = bootstrap(
         Settings(
             database_url=database_url,
             poll_interval=0.05,
             refresh_interval=0.1,
             **(settings or {}),
-        )
+        ),
+        callback_sender=callback_sender,
     )
     try:
         applied = service.apply(load_declaration(EXAMPLE_WORKFLOW))
@@ -122,8 +128,8 @@ def serve() -> Iterator[Callable[..., Live]]:
     before = set(threading.enumerate())
     started: list[Live] = []
 
-    def _serve(database_url: str, **app_options: Any) -> Live:
-        live = start_live(database_url, **app_options)
+    def _serve(database_url: str, **options: Any) -> Live:
+        live = start_live(database_url, **options)
         started.append(live)
         return live
 

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
-from auxot.application.ports import ProviderSlots, WorkView
+from auxot.application.ports import DeliveryView, ProviderSlots, WorkView
 from auxot.application.stores import AuxotApplication
 
 Backend = Literal["memory", "sqlite", "postgres"]
@@ -88,6 +88,20 @@ class Database:
         from auxot.adapters.persistence.postgres import PostgresWorkView
 
         return work.factory.tracking_recorder(PostgresWorkView)  # type: ignore[return-value]
+
+    def delivery_view(self, work: AuxotApplication) -> DeliveryView:
+        """The callback deliveries view, beside the work view."""
+        if self.backend == "memory":
+            from auxot.adapters.persistence.memory_deliveries import MemoryDeliveryView
+
+            return work.factory.tracking_recorder(MemoryDeliveryView)  # type: ignore[return-value]
+        if self.backend == "sqlite":
+            from auxot.adapters.persistence.sqlite_deliveries import SQLiteDeliveryView
+
+            return work.factory.tracking_recorder(SQLiteDeliveryView)  # type: ignore[return-value]
+        from auxot.adapters.persistence.postgres_deliveries import PostgresDeliveryView
+
+        return work.factory.tracking_recorder(PostgresDeliveryView)  # type: ignore[return-value]
 
     def provider_slots(self, work: AuxotApplication) -> ProviderSlots:
         """The provider slots, in the work log's database (so shared by every process on

@@ -390,3 +390,7 @@ def _describe(settings: Settings) -> str:
     from auxot.adapters.persistence import parse_database_url
 
     return parse_database_url(settings.database_url).describe()
+
+
+# Command groups kept in their own modules register themselves on ``cli``.
+from auxot.entrypoints.cli import deliveries as _deliveries  # noqa: E402, F401

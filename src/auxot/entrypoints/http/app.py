@@ -12,6 +12,7 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 
 from auxot.application.service import Service
 from auxot.entrypoints.http.admin import ADMIN_CONTROLLERS
+from auxot.entrypoints.http.deliveries import DeliveriesController
 from auxot.entrypoints.http.intake import IntakeController
 from auxot.entrypoints.http.intake_fast_path import SERVICE_STATE_KEY
 from auxot.entrypoints.http.intake_secrets import IntakeSecretController
@@ -49,6 +50,7 @@ def create_app(
             WorkController,
             TasksController,
             IntakeSecretController,
+            DeliveriesController,
             *ADMIN_CONTROLLERS,
         ],
         dependencies={"service": Provide(provide_service, use_cache=True)},

@@ -1,0 +1,54 @@
+"""The outbox on each real backend: an item ends, its delivery is projected, claimed,
+retried, dead-lettered and redelivered through SQLite's and PostgreSQL's views."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from auxot.adapters.clock import ManualClock
+from auxot.adapters.providers.scripted import ScriptedProvider
+from auxot.application.deliveries import Deliveries
+from auxot.application.delivery_records import decode_delivery
+from auxot.entrypoints.bootstrap import bootstrap
+from auxot.entrypoints.settings import Settings
+from tests.application.test_callbacks import Outbox
+from tests.application.test_engine import Harness
+from tests.fakes.callback_sender import ScriptedSender, answer
+
+
+@pytest.fixture
+def outbox(database_url: str) -> Iterator[Outbox]:
+    clock = ManualClock()
+    service = bootstrap(
+        Settings(database_url=database_url, worker_id="worker-a"),
+        clock=clock,
+        providers={"scripted": ScriptedProvider},
+    )
+    sender = ScriptedSender()
+    box = Outbox(Harness(service, clock), sender)
+    yield box
+    sender.release()
+    for deliverer in box.deliverers:
+        deliverer.close(1)
+    box.harness.close()
+
+
+def test_retried_dead_and_redelivered_through_the_backends_views(outbox: Outbox) -> None:
+    work_id = outbox.completed_item(outbox.apply())
+    outbox.sender.script(answer(500), answer(503), answer(500))
+    for wait in (0, 5, 300):
+        outbox.advance(wait)
+        assert outbox.deliver() == 1
+    deliveries = Deliveries(outbox.service)
+    (dead,) = deliveries.page(None, "dead", 10, None).items
+    assert decode_delivery(dead).delivery_id == f"msg_{work_id.hex}"
+    assert [a.status_code for a in decode_delivery(dead).attempts] == [500, 503, 500]
+
+    deliveries.redeliver(None, f"msg_{work_id.hex}")
+    assert outbox.deliver() == 1
+    assert deliveries.page(None, "dead", 10, None).items == []
+    (delivered,) = deliveries.page(None, "delivered", 10, None).items
+    assert decode_delivery(delivered).attempts[-1].status_code == 200
+    assert [c.webhook_id for c in outbox.sender.sent] == [f"msg_{work_id.hex}"] * 4
