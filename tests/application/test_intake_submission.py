@@ -19,7 +19,6 @@ from auxot.application.group_commit import Events, GroupCommitter
 from auxot.application.idempotency import (
     IdempotencyKeyInFlightError,
     IdempotencyKeyReusedError,
-    keyed_work_id,
 )
 from auxot.application.intake_submission import RequestOptions, submit_with_options
 from auxot.application.keys import Caller
@@ -245,14 +244,6 @@ def test_fifty_threads_with_one_key_record_one_item(service: Service) -> None:
     assert len(outcomes) == 50
     assert len(ids) == 1
     assert received_ids(service) == list(ids)
-
-
-def test_the_keyed_id_is_a_function_of_intake_credential_and_key() -> None:
-    intake, credential = uuid4(), uuid4()
-    assert keyed_work_id(intake, credential, "k") == keyed_work_id(intake, credential, "k")
-    assert keyed_work_id(intake, credential, "k") != keyed_work_id(intake, credential, "k2")
-    assert keyed_work_id(intake, credential, "k") != keyed_work_id(uuid4(), credential, "k")
-    assert keyed_work_id(intake, credential, "k") != keyed_work_id(intake, uuid4(), "k")
 
 
 # -- the callback override --------------------------------------------------------------
