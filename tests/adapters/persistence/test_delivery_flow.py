@@ -4,13 +4,16 @@ retried, dead-lettered and redelivered through SQLite's and PostgreSQL's views."
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
+from eventsourcing.persistence import RecordConflictError
 
 from auxot.adapters.clock import ManualClock
 from auxot.adapters.providers.scripted import ScriptedProvider
 from auxot.application.deliveries import Deliveries
 from auxot.application.delivery_records import decode_delivery
+from auxot.domain import callback
 from auxot.entrypoints.bootstrap import bootstrap
 from auxot.entrypoints.settings import Settings
 from tests.application.test_callbacks import Outbox
@@ -52,3 +55,20 @@ def test_retried_dead_and_redelivered_through_the_backends_views(outbox: Outbox)
     (delivered,) = deliveries.page(None, "delivered", 10, None).items
     assert decode_delivery(delivered).attempts[-1].status_code == 200
     assert [c.webhook_id for c in outbox.sender.sent] == [f"msg_{work_id.hex}"] * 4
+
+
+def test_of_two_deliverers_claiming_at_once_the_database_lets_one_win(outbox: Outbox) -> None:
+    """Both read the item before either saves its claim: optimistic concurrency refuses
+    the second claim, so only one deliverer sends the attempt."""
+    work_id = outbox.completed_item(outbox.apply())
+    work = outbox.service.work
+    first, second = work.item(work_id), work.item(work_id)
+    now = outbox.harness.clock.now()
+    callback.start_attempt(first, "deliverer-a", timedelta(seconds=30), now)
+    callback.start_attempt(second, "deliverer-b", timedelta(seconds=30), now)
+    work.save(first)
+    with pytest.raises(RecordConflictError):
+        work.save(second)
+    delivery = work.item(work_id).delivery
+    assert delivery is not None
+    assert [a.deliverer for a in delivery.attempts] == ["deliverer-a"]
