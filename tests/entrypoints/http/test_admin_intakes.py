@@ -38,12 +38,17 @@ def test_a_team_defines_an_intake_with_its_callback_and_changes_it(local: Live) 
     assert created.status_code == 201, created.text
     assert created.json()["outcome"] == "created"
     ref = created.json()["id"]
+    # Its signing secret is shown on creation, and is the one an admin reads later.
+    secret = send(local, "GET", f"/v1/intakes/{ref}/secret", None).json()["secret"]
+    assert created.json()["secret"] == secret
+    assert secret.startswith("whsec_")
     shown = send(local, "GET", f"/v1/intakes/{ref}", None).json()
     assert (shown["callback_url"], shown["allow_callback_override"]) == (RECEIVER, False)
     changed = send(
         local, "PUT", f"/v1/intakes/{ref}", intake(callback_url=None, allow_callback_override=True)
     )
     assert changed.json()["outcome"] == "updated"
+    assert "secret" not in changed.json()  # shown only when created
     shown = send(local, "GET", f"/v1/intakes/{ref}", None).json()
     assert (shown["callback_url"], shown["allow_callback_override"]) == (None, True)
     accepted = send(local, "POST", f"/v1/intake/{ref}", {"subject": "s"})

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Annotated, Any, Literal, TypeVar
 
 import attrs
+import msgspec
 from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, Parameter
@@ -369,7 +370,12 @@ ADMIN_CONTROLLERS = [
 
 
 def _defined(applied: Applied) -> Defined:
-    return Defined(id=applied.id, name=applied.name, outcome=applied.outcome)
+    return Defined(
+        id=applied.id,
+        name=applied.name,
+        outcome=applied.outcome,
+        secret=applied.extra.get("secret", msgspec.UNSET),
+    )
 
 
 def team_out(team: Team) -> TeamOut:

@@ -35,6 +35,9 @@ class Defined(msgspec.Struct, kw_only=True):
     id: str
     name: str
     outcome: str
+    # A newly created intake's callback signing secret, shown this once (an admin of its
+    # team can read it again: GET /v1/intakes/{id}/secret).
+    secret: str | msgspec.UnsetType = msgspec.UNSET
 
 
 class WorkflowDefined(msgspec.Struct, kw_only=True):
