@@ -1,0 +1,155 @@
+"""PostgreSQL: the chained log that ``auxot audit verify`` reads and the checkpointer
+extends (see ``auxot.application.chain``), on the application's pool."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.postgres import PostgresDatastore, PostgresRecorder
+from psycopg.sql import SQL, Composed, Identifier
+
+from auxot.application.chain import ChainRow, Checkpoint
+
+_PAGE = 1000
+_ROW = SQL("notification_id, originator_id, originator_version, topic, state, chain_hash")
+
+
+def _table(datastore: PostgresDatastore, name: str) -> Composed:
+    return SQL("{0}.{1}").format(Identifier(datastore.schema or "public"), Identifier(name))
+
+
+class PostgresChainedLog(PostgresRecorder):
+    """The chained events of one application's table, and its checkpoints (in a
+    ``chain_checkpoints`` table shared by the applications in the database)."""
+
+    def __init__(self, datastore: PostgresDatastore, name: str, events_table: str) -> None:
+        super().__init__(datastore)
+        self._name = name
+        self._events = _table(datastore, events_table)
+        self._checkpoints = _table(datastore, "chain_checkpoints")
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} ("
+                "log text NOT NULL, position bigint NOT NULL, digest bytea NOT NULL, "
+                "events bigint NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (log, position))"
+            ).format(self._checkpoints)
+        )
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def count(self) -> int:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL("SELECT count(*) AS n FROM {0}").format(self._events))
+            found = curs.fetchone()
+        return int(found["n"]) if found else 0
+
+    def by_stream(self, page: int = _PAGE) -> Iterator[ChainRow]:
+        select = SQL("SELECT {0} FROM {1} ").format(_ROW, self._events)
+        order = SQL("ORDER BY originator_id, originator_version LIMIT %s")
+        after: tuple[UUID, int] | None = None
+        while True:
+            with self.datastore.transaction(commit=False) as curs:
+                if after is None:
+                    curs.execute(select + order, (page,))
+                else:
+                    where = SQL("WHERE (originator_id, originator_version) > (%s, %s) ")
+                    curs.execute(select + where + order, (*after, page))
+                rows = curs.fetchall()
+            yield from (_chain_row(r) for r in rows)
+            if len(rows) < page:
+                return
+            after = (rows[-1]["originator_id"], rows[-1]["originator_version"])
+
+    def by_position(self, after: int = 0, limit: int | None = None) -> Iterator[ChainRow]:
+        select = SQL(
+            "SELECT {0} FROM {1} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+        ).format(_ROW, self._events)
+        remaining = limit
+        while remaining is None or remaining > 0:
+            size = _PAGE if remaining is None else min(_PAGE, remaining)
+            with self.datastore.transaction(commit=False) as curs:
+                curs.execute(select, (after, size))
+                rows = curs.fetchall()
+            yield from (_chain_row(r) for r in rows)
+            if len(rows) < size:
+                return
+            after = rows[-1]["notification_id"]
+            remaining = None if remaining is None else remaining - len(rows)
+
+    def checkpoints(self) -> list[Checkpoint]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL(
+                    "SELECT position, digest, events, at FROM {0} WHERE log = %s ORDER BY position"
+                ).format(self._checkpoints),
+                (self._name,),
+            )
+            return [self._checkpoint(r) for r in curs.fetchall()]
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL(
+                    "SELECT position, digest, events, at FROM {0} WHERE log = %s "
+                    "ORDER BY position DESC LIMIT 1"
+                ).format(self._checkpoints),
+                (self._name,),
+            )
+            found = curs.fetchone()
+        return None if found is None else self._checkpoint(found)
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL(
+                    "INSERT INTO {0} (log, position, digest, events, at) "
+                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+                ).format(self._checkpoints),
+                (
+                    checkpoint.log,
+                    checkpoint.position,
+                    checkpoint.digest,
+                    checkpoint.events,
+                    checkpoint.at,
+                ),
+            )
+
+    def seal(self, hashes: Sequence[tuple[UUID, int, bytes]]) -> int:
+        if not hashes:
+            return 0
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL(
+                    "UPDATE {0} e SET chain_hash = h.chain_hash "
+                    "FROM unnest(%s::uuid[], %s::bigint[], %s::bytea[]) "
+                    "AS h(originator_id, originator_version, chain_hash) "
+                    "WHERE e.originator_id = h.originator_id "
+                    "AND e.originator_version = h.originator_version AND e.chain_hash IS NULL"
+                ).format(self._events),
+                ([s for s, _, _ in hashes], [v for _, v, _ in hashes], [h for _, _, h in hashes]),
+            )
+            return int(curs.rowcount)
+
+    def _checkpoint(self, r: Any) -> Checkpoint:
+        return Checkpoint(
+            log=self._name,
+            position=r["position"],
+            digest=bytes(r["digest"]),
+            events=r["events"],
+            at=r["at"],
+        )
+
+
+def _chain_row(r: Any) -> ChainRow:
+    return ChainRow(
+        position=r["notification_id"],
+        originator_id=r["originator_id"],
+        originator_version=r["originator_version"],
+        topic=r["topic"],
+        state=bytes(r["state"]),
+        chain_hash=None if r["chain_hash"] is None else bytes(r["chain_hash"]),
+    )
