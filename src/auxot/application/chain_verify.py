@@ -88,11 +88,12 @@ def stream_findings(log: str, rows: Iterable[ChainRow]) -> Iterator[Finding]:
             first_unchained, chained, reported_unchained = None, False, False
         if row.originator_version != expected:
             missing = _versions(expected, row.originator_version - 1)
-            yield _event_finding(row, f"{missing} of its stream missing before it", log)
+            yield _event_finding(row, f"{missing} missing before it in its stream", log)
         elif row.chain_hash is None:
             if chained:
                 yield _event_finding(row, REMOVED_HASH, log)
-            first_unchained = first_unchained or row
+            else:
+                first_unchained = first_unchained or row
         elif previous is None:
             if first_unchained is not None and not reported_unchained:
                 reported_unchained = True

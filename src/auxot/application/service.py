@@ -6,6 +6,7 @@ root in ``auxot.entrypoints.bootstrap`` builds it from configuration.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from typing import Any, Literal
@@ -28,7 +29,7 @@ from auxot.application.keys import (
     revoke_key,
     user_caller,
 )
-from auxot.application.ports import Clock, Ids, ProviderSlots, WorkRow, WorkView
+from auxot.application.ports import ChainedLog, Clock, Ids, ProviderSlots, WorkRow, WorkView
 from auxot.application.providers import ProviderPool
 from auxot.application.records import encode_record, row_of
 from auxot.application.stores import Registry, WorkLog
@@ -52,6 +53,7 @@ class Service:
     admin: Admin
     slots: ProviderSlots  # shared by every engine on the database
     toolbox: Toolbox = attrs.field(factory=lambda: Toolbox({}))
+    chains: Sequence[ChainedLog] = ()  # the logs' hash chains; none on memory://
     _authenticate: Authenticator = attrs.field(init=False)
     _closed: bool = attrs.field(init=False, default=False)
 

@@ -14,6 +14,7 @@ from auxot.adapters.providers.openai import openai_factory
 from auxot.adapters.providers.scripted import ScriptedProvider
 from auxot.adapters.tools.http_tool import http_tool_factory
 from auxot.application.admin import Admin
+from auxot.application.checkpoints import Checkpointer
 from auxot.application.directory import Directory
 from auxot.application.engine import Engine
 from auxot.application.group_commit import GroupCommitter
@@ -48,6 +49,7 @@ def bootstrap(
         work = WorkLog(env=database.env(WorkLog.name))
         view = database.work_view(work)
         slots = database.provider_slots(work)
+        chains = [c for c in map(database.chained_log, (registry, work)) if c is not None]
     directory = Directory(registry)
     pool = ProviderPool(
         providers or {"scripted": ScriptedProvider, "openai": openai_factory(settings.secrets)}
@@ -83,6 +85,8 @@ def bootstrap(
         poll_interval=settings.poll_interval,
         refresh_interval=settings.refresh_interval,
         drain_seconds=settings.drain_seconds,
+        checkpointer=Checkpointer(chains, clock) if run_worker and chains else None,
+        checkpoint_interval=settings.checkpoint_seconds,
     )
 
     committer = GroupCommitter(work.put_events, on_saved=wake)
@@ -99,4 +103,5 @@ def bootstrap(
         admin=Admin(registry, directory, clock, ids),
         slots=slots,
         toolbox=toolbox,
+        chains=chains,
     )

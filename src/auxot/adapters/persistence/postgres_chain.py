@@ -149,7 +149,7 @@ def _chain_row(r: Any) -> ChainRow:
         position=r["notification_id"],
         originator_id=r["originator_id"],
         originator_version=r["originator_version"],
-        topic=r["topic"],
-        state=bytes(r["state"]),
+        topic=r["topic"] or "",
+        state=bytes(r["state"] or b""),  # an edited row may hold NULL: reported, not fatal
         chain_hash=None if r["chain_hash"] is None else bytes(r["chain_hash"]),
     )

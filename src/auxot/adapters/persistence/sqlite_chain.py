@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import NAMESPACE_OID, UUID, uuid5
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import (
@@ -247,11 +247,30 @@ class SQLiteChainedLog(SQLiteRecorder):
 
 
 def _chain_row(r: Any) -> ChainRow:
+    """A row as stored. SQLite keeps any type in any column, and an edited row may hold
+    text where bytes were: it is read as the bytes of that text, never refused, so that
+    verification reports it rather than fails on it."""
     return ChainRow(
         position=r["rowid"],
-        originator_id=UUID(r["originator_id"]),
-        originator_version=r["originator_version"],
-        topic=r["topic"],
-        state=bytes(r["state"]),
-        chain_hash=None if r["chain_hash"] is None else bytes(r["chain_hash"]),
+        originator_id=_uuid(r["originator_id"]),
+        originator_version=r["originator_version"]
+        if isinstance(r["originator_version"], int)
+        else -1,
+        topic=str(r["topic"]),
+        state=_blob(r["state"]),
+        chain_hash=None if r["chain_hash"] is None else _blob(r["chain_hash"]),
     )
+
+
+def _blob(value: object) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    return b"" if value is None else str(value).encode("utf-8")
+
+
+def _uuid(value: object) -> UUID:
+    """An id that is no UUID (edited) still names a stream: the name-based UUID of it."""
+    try:
+        return UUID(str(value))
+    except ValueError:
+        return uuid5(NAMESPACE_OID, repr(value))

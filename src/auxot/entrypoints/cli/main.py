@@ -382,3 +382,14 @@ def _describe(settings: Settings) -> str:
     from auxot.adapters.persistence import parse_database_url
 
     return parse_database_url(settings.database_url).describe()
+
+
+@cli.group()
+def audit() -> None:
+    """The audit trail: verify that the stored history was not edited."""
+
+
+# At the end: the commands' module uses this one's helpers.
+from auxot.entrypoints.cli.audit_verify import add_chain_commands  # noqa: E402
+
+add_chain_commands(audit)
