@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import shlex
 import sqlite3
+from pathlib import Path
 
 import psycopg
 
@@ -80,3 +82,29 @@ def test_seal_chains_what_an_earlier_release_stored(cli: Cli, sqlite_url: str) -
 
     assert f"registry: {events} events chained" in cli.ok("audit", "seal", "--database", sqlite_url)
     assert cli.run("audit", "verify", "--database", sqlite_url).returncode == 0
+
+
+GUIDE = Path(__file__).resolve().parents[3] / "docs" / "auditors-guide.md"
+
+
+def guide_commands(section: str) -> list[list[str]]:
+    """The ``auxot`` commands of the guide's ``sh`` blocks under ``## {section}``."""
+    text = GUIDE.read_text(encoding="utf-8")
+    body = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", body, re.S)
+    return [
+        shlex.split(line)[1:]
+        for block in blocks
+        for line in block.splitlines()
+        if line.startswith("auxot ")
+    ]
+
+
+def test_the_guide_s_verify_commands_run_as_written(cli: Cli) -> None:
+    commands = guide_commands("Verify")
+    assert commands
+    cli.apply(EXAMPLE_WORKFLOW, "sqlite:///auxot.db")  # the guide's database, in cli.cwd
+    for args in commands:
+        done = cli.run(*args)
+        assert done.returncode == 0, (args, done.stderr)
+        assert re.match(r"registry: \d+ events, \d+ checkpoints: verified\n", done.stdout)
