@@ -94,12 +94,14 @@ def predecessors_needed(events: Sequence[StoredLike]) -> list[tuple[UUID, int]]:
     """(stream, version) of each stream's first event in the batch whose predecessor is
     stored already: every version but 1. A batch of new items (the intake) needs none,
     so it costs no read."""
-    seen: set[UUID] = set()
+    if all(event.originator_version == 1 for event in events):
+        return []
+    seen: set[int] = set()
     needed: list[tuple[UUID, int]] = []
     for event in events:
         stream = as_uuid(event.originator_id)
-        if stream not in seen:
-            seen.add(stream)
+        if stream.int not in seen:
+            seen.add(stream.int)
             if event.originator_version != 1:
                 needed.append((stream, event.originator_version))
     return needed
@@ -115,14 +117,30 @@ def chain_hashes(
     stored event yet and starts at ``GENESIS``. A predecessor without a hash (stored
     before chaining, not yet sealed) leaves the stream unchained: None, until
     ``auxot audit seal`` chains the whole stream in order.
+
+    On the intake's write path: streams are keyed by their ids' ints (a UUID's own hash
+    is computed in Python), and a version 1 needs no lookup at all.
     """
-    last: dict[UUID, bytes | None] = {}
+    stored = {stream.int: h for stream, h in predecessors.items()}
+    last: dict[int, bytes | None] = {}
     hashes: list[bytes | None] = []
     for event in events:
         stream = as_uuid(event.originator_id)
-        previous = last[stream] if stream in last else predecessors.get(stream, GENESIS)
-        chained = None if previous is None else link(previous, stored_digest(event))
-        last[stream] = chained
+        if stream.int in last:
+            previous = last[stream.int]
+        elif event.originator_version == 1:
+            previous = GENESIS
+        else:
+            previous = stored.get(stream.int, GENESIS)
+        chained = (
+            None
+            if previous is None
+            else link(
+                previous,
+                event_digest(stream, event.originator_version, event.topic, event.state),
+            )
+        )
+        last[stream.int] = chained
         hashes.append(chained)
     return hashes
 
