@@ -18,7 +18,7 @@ from eventsourcing.postgres import (
 from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from auxot.adapters.persistence.rows import loaded_intake, stored_intake
 from auxot.application.chain import chain_hashes, predecessors_needed
@@ -61,8 +61,19 @@ class WorkEventsRecorder(PostgresApplicationRecorder):
         self.sql_create_statements.extend(
             [
                 # Tables created before chaining: their rows stay unchained until
-                # `auxot audit seal`.
-                SQL("ALTER TABLE {0} ADD COLUMN IF NOT EXISTS chain_hash bytea").format(table),
+                # `auxot audit seal`. Checked first, so that a process starting beside
+                # running ones takes no ACCESS EXCLUSIVE lock on the log.
+                SQL(
+                    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns "
+                    "WHERE table_schema = {schema} AND table_name = {name} "
+                    "AND column_name = 'chain_hash') THEN "
+                    "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS chain_hash bytea; "
+                    "END IF; END $$"
+                ).format(
+                    schema=Literal(datastore.schema or "public"),
+                    name=Literal(self.events_table_name),
+                    table=table,
+                ),
                 # The function's form before chaining, which inserted no hashes.
                 SQL("DROP FUNCTION IF EXISTS {0}({1}[], bigint[], text[], bytea[])").format(
                     function, id_type

@@ -10,6 +10,7 @@ from uuid import UUID
 from eventsourcing.postgres import PostgresDatastore, PostgresRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
+from auxot.adapters.persistence.paging import keyset_pages
 from auxot.application.chain import ChainRow, Checkpoint
 
 _PAGE = 1000
@@ -48,59 +49,51 @@ class PostgresChainedLog(PostgresRecorder):
         return int(found["n"]) if found else 0
 
     def by_stream(self, page: int = _PAGE) -> Iterator[ChainRow]:
-        select = SQL("SELECT {0} FROM {1} ").format(_ROW, self._events)
-        order = SQL("ORDER BY originator_id, originator_version LIMIT %s")
-        after: tuple[UUID, int] | None = None
-        while True:
+        select = SQL(
+            "SELECT {0} FROM {1} WHERE (originator_id, originator_version) > (%s, %s) "
+            "ORDER BY originator_id, originator_version LIMIT %s"
+        ).format(_ROW, self._events)
+
+        def fetch(after: tuple[UUID, int], size: int) -> list[Any]:
             with self.datastore.transaction(commit=False) as curs:
-                if after is None:
-                    curs.execute(select + order, (page,))
-                else:
-                    where = SQL("WHERE (originator_id, originator_version) > (%s, %s) ")
-                    curs.execute(select + where + order, (*after, page))
-                rows = curs.fetchall()
-            yield from (_chain_row(r) for r in rows)
-            if len(rows) < page:
-                return
-            after = (rows[-1]["originator_id"], rows[-1]["originator_version"])
+                curs.execute(select, (*after, size))
+                return curs.fetchall()
+
+        # The nil UUID at version 0 sorts before every stored event.
+        rows = keyset_pages(
+            fetch, lambda r: (r["originator_id"], r["originator_version"]), (UUID(int=0), 0), page
+        )
+        return (_chain_row(r) for r in rows)
 
     def by_position(self, after: int = 0, limit: int | None = None) -> Iterator[ChainRow]:
         select = SQL(
             "SELECT {0} FROM {1} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
         ).format(_ROW, self._events)
-        remaining = limit
-        while remaining is None or remaining > 0:
-            size = _PAGE if remaining is None else min(_PAGE, remaining)
+
+        def fetch(position: int, size: int) -> list[Any]:
             with self.datastore.transaction(commit=False) as curs:
-                curs.execute(select, (after, size))
-                rows = curs.fetchall()
-            yield from (_chain_row(r) for r in rows)
-            if len(rows) < size:
-                return
-            after = rows[-1]["notification_id"]
-            remaining = None if remaining is None else remaining - len(rows)
+                curs.execute(select, (position, size))
+                return curs.fetchall()
+
+        rows = keyset_pages(fetch, lambda r: int(r["notification_id"]), after, _PAGE, limit)
+        return (_chain_row(r) for r in rows)
 
     def checkpoints(self) -> list[Checkpoint]:
+        return self._select_checkpoints(SQL("ORDER BY position"))
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        latest = self._select_checkpoints(SQL("ORDER BY position DESC LIMIT 1"))
+        return latest[0] if latest else None
+
+    def _select_checkpoints(self, order: SQL) -> list[Checkpoint]:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
-                SQL(
-                    "SELECT position, digest, events, at FROM {0} WHERE log = %s ORDER BY position"
-                ).format(self._checkpoints),
+                SQL("SELECT position, digest, events, at FROM {0} WHERE log = %s {1}").format(
+                    self._checkpoints, order
+                ),
                 (self._name,),
             )
             return [self._checkpoint(r) for r in curs.fetchall()]
-
-    def latest_checkpoint(self) -> Checkpoint | None:
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute(
-                SQL(
-                    "SELECT position, digest, events, at FROM {0} WHERE log = %s "
-                    "ORDER BY position DESC LIMIT 1"
-                ).format(self._checkpoints),
-                (self._name,),
-            )
-            found = curs.fetchone()
-        return None if found is None else self._checkpoint(found)
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> None:
         with self.datastore.transaction(commit=True) as curs:

@@ -17,6 +17,7 @@ from eventsourcing.sqlite import (
     SQLiteRecorder,
 )
 
+from auxot.adapters.persistence.paging import keyset_pages
 from auxot.application.chain import ChainRow, Checkpoint, chain_hashes, predecessors_needed
 
 _PAGE = 1000
@@ -159,59 +160,52 @@ class SQLiteChainedLog(SQLiteRecorder):
             return int(c.fetchone()[0])
 
     def by_stream(self, page: int = _PAGE) -> Iterator[ChainRow]:
-        first = f"SELECT {_ROW} FROM {self._table} "  # noqa: S608
-        order = "ORDER BY originator_id, originator_version LIMIT ?"
-        after: tuple[str, int] | None = None
-        while True:
+        select = (
+            f"SELECT {_ROW} FROM {self._table} "  # noqa: S608
+            "WHERE (originator_id, originator_version) > (?, ?) "
+            "ORDER BY originator_id, originator_version LIMIT ?"
+        )
+
+        def fetch(after: tuple[str, int], size: int) -> list[Any]:
             with self.datastore.transaction(commit=False) as c:
-                if after is None:
-                    c.execute(first + order, (page,))
-                else:
-                    c.execute(
-                        first + "WHERE (originator_id, originator_version) > (?, ?) " + order,
-                        (*after, page),
-                    )
-                rows = c.fetchall()
-            yield from (_chain_row(r) for r in rows)
-            if len(rows) < page:
-                return
-            after = (rows[-1]["originator_id"], rows[-1]["originator_version"])
+                c.execute(select, (*after, size))
+                return list(c.fetchall())
+
+        # Every stored id sorts after "" (ids are stored as text).
+        rows = keyset_pages(
+            fetch, lambda r: (r["originator_id"], r["originator_version"]), ("", 0), page
+        )
+        return (_chain_row(r) for r in rows)
 
     def by_position(self, after: int = 0, limit: int | None = None) -> Iterator[ChainRow]:
         select = (
             f"SELECT {_ROW} FROM {self._table} WHERE rowid > ? "  # noqa: S608
             "ORDER BY rowid LIMIT ?"
         )
-        remaining = limit
-        while remaining is None or remaining > 0:
-            size = _PAGE if remaining is None else min(_PAGE, remaining)
+
+        def fetch(position: int, size: int) -> list[Any]:
             with self.datastore.transaction(commit=False) as c:
-                c.execute(select, (after, size))
-                rows = c.fetchall()
-            yield from (_chain_row(r) for r in rows)
-            if len(rows) < size:
-                return
-            after = rows[-1]["rowid"]
-            remaining = None if remaining is None else remaining - len(rows)
+                c.execute(select, (position, size))
+                return list(c.fetchall())
+
+        rows = keyset_pages(fetch, lambda r: int(r["rowid"]), after, _PAGE, limit)
+        return (_chain_row(r) for r in rows)
 
     def checkpoints(self) -> list[Checkpoint]:
+        return self._checkpoints("ORDER BY position")
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        latest = self._checkpoints("ORDER BY position DESC LIMIT 1")
+        return latest[0] if latest else None
+
+    def _checkpoints(self, order: str) -> list[Checkpoint]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                "SELECT position, digest, events, at FROM chain_checkpoints "
-                "WHERE log = ? ORDER BY position",
+                "SELECT position, digest, events, at FROM chain_checkpoints "  # noqa: S608
+                f"WHERE log = ? {order}",
                 (self._name,),
             )
             return [self._checkpoint(r) for r in c.fetchall()]
-
-    def latest_checkpoint(self) -> Checkpoint | None:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                "SELECT position, digest, events, at FROM chain_checkpoints "
-                "WHERE log = ? ORDER BY position DESC LIMIT 1",
-                (self._name,),
-            )
-            found = c.fetchone()
-        return None if found is None else self._checkpoint(found)
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> None:
         with self.datastore.transaction(commit=True) as c:

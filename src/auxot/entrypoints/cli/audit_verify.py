@@ -56,10 +56,14 @@ def verify(database_url: str | None) -> None:
         sys.exit(EXIT_TAMPERED)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _describe(report: LogReport) -> str:
-    head = f"{report.log}: {report.events} events, {report.checkpoints} checkpoints: " + (
-        "verified" if report.ok else "NOT VERIFIED"
-    )
+    verdict = "verified" if report.ok else "NOT VERIFIED"
+    events, checkpoints = _count(report.events, "event"), _count(report.checkpoints, "checkpoint")
+    head = f"{report.log}: {events}, {checkpoints}: {verdict}"
     lines = [head]
     if report.findings:
         lines.append(f"  first problem: {report.findings[0].describe()}")
