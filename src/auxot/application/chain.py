@@ -165,10 +165,11 @@ class ChainRow:
 
 @attrs.frozen
 class Checkpoint:
-    """The fold of every event of ``log`` up to ``position`` (``events`` of them)."""
+    """The fold of every event of ``log`` up to ``position`` (``events`` of them), written
+    ``at``; None for a copy kept outside the database and handed to verification."""
 
     log: str
     position: int
     digest: bytes
     events: int
-    at: datetime
+    at: datetime | None

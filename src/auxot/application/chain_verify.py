@@ -56,6 +56,8 @@ class LogReport:
     """The earliest problems, by position (at most ``KEPT_FINDINGS``)."""
     checkpoints: int
     latest: Checkpoint | None
+    kept: int = 0
+    """Checkpoints kept outside the database that were checked too."""
 
     @property
     def ok(self) -> bool:
@@ -126,8 +128,8 @@ def checkpoint_findings(
         return Finding(
             checkpoint.position,
             log,
-            f"the checkpoint at position {checkpoint.position} "
-            f"(written {checkpoint.at:%Y-%m-%d %H:%M:%S %Z}) does not match: it covered "
+            f"the checkpoint at position {checkpoint.position} ({origin(checkpoint)}) "
+            "does not match: it covered "
             f"{checkpoint.events} events, {count} are stored up to it; an event after "
             f"position {good} and up to {checkpoint.position} was changed, removed or "
             "reordered",
@@ -144,6 +146,13 @@ def checkpoint_findings(
         if (finding := check(checkpoint)) is not None:
             yield finding
             return
+
+
+def origin(checkpoint: Checkpoint) -> str:
+    """Where a checkpoint comes from, for people."""
+    if checkpoint.at is None:
+        return "kept outside the database"
+    return f"written {checkpoint.at:%Y-%m-%d %H:%M:%S %Z}"
 
 
 class _Counted:
@@ -185,14 +194,18 @@ class _Earliest:
         return tuple(sorted((f for _, _, f in self._heap), key=lambda f: f.position))
 
 
-def verify_log(log: ChainedLog, progress: Progress = lambda _: None) -> LogReport:
-    """Check every link and every checkpoint of ``log``; reads it twice (``progress``
-    is told about both passes: twice ``log.count()`` in all)."""
+def verify_log(
+    log: ChainedLog, progress: Progress = lambda _: None, kept: Sequence[Checkpoint] = ()
+) -> LogReport:
+    """Check every link and every checkpoint of ``log``, the stored ones and those
+    ``kept`` outside the database (which catch a log rewritten together with its stored
+    checkpoints). Reads the log twice: ``progress`` is told twice ``log.count()`` in all."""
     checkpoints = log.checkpoints()
     found = _Earliest()
     by_stream = _Counted(log.by_stream(), progress)
     found.add(stream_findings(log.name, by_stream))
-    found.add(checkpoint_findings(log.name, _Counted(log.by_position(), progress), checkpoints))
+    every = [*checkpoints, *kept]
+    found.add(checkpoint_findings(log.name, _Counted(log.by_position(), progress), every))
     return LogReport(
         log=log.name,
         events=by_stream.total,
@@ -201,6 +214,7 @@ def verify_log(log: ChainedLog, progress: Progress = lambda _: None) -> LogRepor
         findings=found.earliest(),
         checkpoints=len(checkpoints),
         latest=checkpoints[-1] if checkpoints else None,
+        kept=len(kept),
     )
 
 

@@ -208,6 +208,8 @@ class SQLiteChainedLog(SQLiteRecorder):
             return [self._checkpoint(r) for r in c.fetchall()]
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        if checkpoint.at is None:
+            raise ValueError("a stored checkpoint says when it was written")
         with self.datastore.transaction(commit=True) as c:
             c.execute(
                 "INSERT OR IGNORE INTO chain_checkpoints (log, position, digest, events, at) "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -9,7 +10,7 @@ from contextlib import contextmanager
 import click
 
 from auxot.application.chain import Checkpoint
-from auxot.application.chain_verify import LogReport, seal_log, verify_log
+from auxot.application.chain_verify import LogReport, origin, seal_log, verify_log
 from auxot.application.checkpoints import Checkpointer
 from auxot.application.ports import ChainedLog
 from auxot.application.service import Service
@@ -39,17 +40,50 @@ def _progress(label: str, length: int) -> Iterator[Callable[[int], None]]:
         yield bar.update
 
 
+# A checkpoint as `auxot audit checkpoint` prints it.
+KEPT = re.compile(r"^\s*(\w+): position (\d+), (\d+) events?, sha256:([0-9a-f]{64})\s*$")
+
+
+def _kept(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> list[Checkpoint]:
+    kept = []
+    for value in values:
+        found = KEPT.match(value)
+        if found is None:
+            raise click.BadParameter(
+                f"'{value}' is not a checkpoint as `auxot audit checkpoint` prints it: "
+                "'LOG: position N, M events, sha256:HEX'"
+            )
+        log, position, events, digest = found.groups()
+        kept.append(Checkpoint(log, int(position), bytes.fromhex(digest), int(events), None))
+    return kept
+
+
 @click.command("verify")
 @_DATABASE
-def verify(database_url: str | None) -> None:
+@click.option(
+    "--expect",
+    "kept",
+    multiple=True,
+    callback=_kept,
+    metavar="CHECKPOINT",
+    help="A checkpoint kept outside the database, as `auxot audit checkpoint` printed it "
+    "('work: position 70, 70 events, sha256:...'); repeatable. It catches a log rewritten "
+    "together with its stored checkpoints.",
+)
+def verify(database_url: str | None, kept: list[Checkpoint]) -> None:
     """Recompute every event's chain hash and every checkpoint; name the first event
     whose stored bytes were changed, removed or reordered. Exits 1 when anything does
     not verify (or events are not chained yet: see `auxot audit seal`)."""
     with _chains(database_url) as (_, chains):
+        unknown = {c.log for c in kept} - {log.name for log in chains}
+        if unknown:
+            _fail(f"--expect names no log here: {', '.join(sorted(unknown))}", code=2)
         reports = []
         for log in chains:
             with _progress(f"verifying the {log.name} log", 2 * log.count()) as told:
-                reports.append(verify_log(log, told))
+                reports.append(verify_log(log, told, [c for c in kept if c.log == log.name]))
     for report in reports:
         click.echo(_describe(report))
     if not all(r.ok for r in reports):
@@ -63,7 +97,8 @@ def _count(n: int, noun: str) -> str:
 def _describe(report: LogReport) -> str:
     verdict = "verified" if report.ok else "NOT VERIFIED"
     events, checkpoints = _count(report.events, "event"), _count(report.checkpoints, "checkpoint")
-    head = f"{report.log}: {events}, {checkpoints}: {verdict}"
+    kept = f" (and {report.kept} kept outside)" if report.kept else ""
+    head = f"{report.log}: {events}, {checkpoints}{kept}: {verdict}"
     lines = [head]
     if report.findings:
         lines.append(f"  first problem: {report.findings[0].describe()}")
@@ -79,7 +114,7 @@ def _describe(report: LogReport) -> str:
     if latest is not None:
         lines.append(
             f"  latest checkpoint: position {latest.position}, {latest.events} events, "
-            f"sha256:{latest.digest.hex()} (written {latest.at:%Y-%m-%d %H:%M:%S %Z}); "
+            f"sha256:{latest.digest.hex()} ({origin(latest)}); "
             "keep it outside this database"
         )
     return "\n".join(lines)
