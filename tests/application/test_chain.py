@@ -225,3 +225,11 @@ def test_checkpoints_catch_events_moved_in_the_log(moved: int) -> None:
     )
     assert problems(swapped) == []
     assert [f.position for f in checkpoint_findings("work", swapped, checkpoints)] == [4]
+
+
+def test_a_version_below_one_is_named() -> None:
+    rows = chained_rows([(A, 2)])
+    rows[0] = attrs.evolve(rows[0], originator_version=0)
+    assert [p for p, _ in problems(rows)] == [1, 2]
+    assert problems(rows)[0][1] == "its version is below 1, where every stream starts"
+

@@ -88,9 +88,11 @@ def stream_findings(log: str, rows: Iterable[ChainRow]) -> Iterator[Finding]:
         if row.originator_id != stream:
             stream, expected, previous = row.originator_id, 1, GENESIS
             first_unchained, chained, reported_unchained = None, False, False
-        if row.originator_version != expected:
+        if row.originator_version > expected:
             missing = _versions(expected, row.originator_version - 1)
             yield _event_finding(row, f"{missing} missing before it in its stream", log)
+        elif row.originator_version < expected:  # only below 1, where streams start
+            yield _event_finding(row, "its version is below 1, where every stream starts", log)
         elif row.chain_hash is None:
             if chained:
                 yield _event_finding(row, REMOVED_HASH, log)

@@ -75,18 +75,17 @@ class ChainedEventsRecorder(SQLiteApplicationRecorder):
         c: SQLiteCursor,
         stored_events: Sequence[StoredEvent],
         *,
-        hashes: Sequence[bytes | None] | None = None,
+        hashes: Sequence[bytes | None] = (),
         **_: Any,
     ) -> Sequence[int] | None:
         """A batch in one ``executemany``: the library inserts row by row to read each
         row's id, and every statement hands the GIL back and forth with the event loop
         (the group-commit batches of the intake are hundreds of rows). Within the
         transaction this writer alone inserts, so the rows take consecutive ids after
-        the largest: the notification ids are that range."""
+        the largest: the notification ids are that range. ``hashes`` are the events'
+        chain hashes, which ``insert_events`` computed."""
         if not stored_events:
             return []
-        if hashes is None:  # called inside a transaction the library opened
-            hashes = chain_hashes(stored_events, self.predecessors(c, stored_events))
         c.executemany(
             self.insert_events_statement,
             [
