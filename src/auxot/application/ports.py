@@ -6,13 +6,15 @@ selected by configuration. The read models that projections keep (``WorkView``) 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
 import attrs
 from eventsourcing.persistence import Tracking
+
+from auxot.application.chain import ChainRow, Checkpoint
 
 
 class Clock(Protocol):
@@ -372,3 +374,36 @@ class DeliveryView(Protocol):
         ...
 
     def max_tracking_id(self, application_name: str) -> int | None: ...
+class ChainedLog(Protocol):
+    """One application's stored events with their chain hashes, and its checkpoints:
+    what ``auxot audit verify`` checks and the worker's checkpointer extends. ``name`` is
+    the application's (``registry``, ``work``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def count(self) -> int:
+        """How many events are stored (for progress output)."""
+        ...
+
+    def by_stream(self, page: int = 1000) -> Iterator[ChainRow]:
+        """Every event, stream by stream, each stream in version order."""
+        ...
+
+    def by_position(self, after: int = 0, limit: int | None = None) -> Iterator[ChainRow]:
+        """Events after position ``after``, in position order, at most ``limit``."""
+        ...
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Every checkpoint of this log, by position."""
+        ...
+
+    def latest_checkpoint(self) -> Checkpoint | None: ...
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Store ``checkpoint``; one at the same position already stored wins."""
+        ...
+
+    def seal(self, hashes: Sequence[tuple[UUID, int, bytes]]) -> int:
+        """Set the chain hash of each (stream, version) that has none; how many were set."""
+        ...

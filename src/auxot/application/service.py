@@ -6,6 +6,7 @@ root in ``auxot.entrypoints.bootstrap`` builds it from configuration.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from typing import Any, Literal
@@ -30,6 +31,7 @@ from auxot.application.keys import (
     user_caller,
 )
 from auxot.application.ports import (
+    ChainedLog,
     Clock,
     DeliveryView,
     Ids,
@@ -65,6 +67,7 @@ class Service:
     deliveries: DeliveryView  # the callback deliveries read model
     toolbox: Toolbox = attrs.field(factory=lambda: Toolbox({}))
     in_flight: InFlight = attrs.field(factory=InFlight)  # keyed submissions being recorded
+    chains: Sequence[ChainedLog] = ()  # the logs' hash chains; none on memory://
     _authenticate: Authenticator = attrs.field(init=False)
     _closed: bool = attrs.field(init=False, default=False)
 

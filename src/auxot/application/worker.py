@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 
+from auxot.application.checkpoints import Checkpointer
 from auxot.application.deliverer import DeliveryRunner
 from auxot.application.directory import Directory
 from auxot.application.engine import Engine
@@ -31,6 +32,8 @@ class Worker:
         poll_interval: float = 0.2,
         refresh_interval: float = 0.5,
         drain_seconds: float = 10.0,
+        checkpointer: Checkpointer | None = None,
+        checkpoint_interval: float = 60.0,
     ) -> None:
         self._projection = projection
         self._directory = directory
@@ -40,6 +43,8 @@ class Worker:
         self._poll = poll_interval
         self._refresh = refresh_interval
         self._drain = drain_seconds
+        self._checkpointer = checkpointer if checkpoint_interval > 0 else None
+        self._checkpoint_interval = checkpoint_interval
         self._stopping = threading.Event()
         self._events_recorded = threading.Event()
         self._work_due = threading.Event()
@@ -60,6 +65,8 @@ class Worker:
             loops.append(("dispatch", self._dispatch_loop))
         if self._deliveries is not None:
             loops.append(("deliver", self._deliver_loop))
+        if self._checkpointer is not None:
+            loops.append(("checkpoint", self._checkpoint_loop))
         for name, loop in loops:
             thread = threading.Thread(target=loop, name=f"auxot-{name}", daemon=True)
             thread.start()
@@ -145,6 +152,15 @@ class Worker:
                 log.exception("delivering callbacks failed; retrying")
             self._deliveries_due.wait(self._poll)
             self._deliveries_due.clear()
+    def _checkpoint_loop(self) -> None:
+        assert self._checkpointer is not None
+        behind = False
+        while not self._stopping.wait(0 if behind else self._checkpoint_interval):
+            try:
+                behind = self._checkpointer.run().behind
+            except Exception:
+                log.exception("checkpoint failed; retrying")
+                behind = False
 
     def _refresh_loop(self) -> None:
         while not self._stopping.wait(self._refresh):

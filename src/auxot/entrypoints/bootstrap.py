@@ -17,6 +17,7 @@ from auxot.adapters.providers.scripted import ScriptedProvider
 from auxot.adapters.tools.http_tool import http_tool_factory
 from auxot.application.admin import Admin
 from auxot.application.callbacks import CallbackOutbox
+from auxot.application.checkpoints import Checkpointer
 from auxot.application.deliverer import Deliverer, DeliveryRunner
 from auxot.application.directory import Directory
 from auxot.application.engine import Engine
@@ -57,6 +58,7 @@ def bootstrap(
         view = database.work_view(work)
         slots = database.provider_slots(work)
         deliveries = database.delivery_view(work)
+        chains = [c for c in map(database.chained_log, (registry, work)) if c is not None]
     pool = ProviderPool(
         providers or {"scripted": ScriptedProvider, "openai": openai_factory(settings.secrets)}
     )
@@ -111,6 +113,8 @@ def bootstrap(
         poll_interval=settings.poll_interval,
         refresh_interval=settings.refresh_interval,
         drain_seconds=settings.drain_seconds,
+        checkpointer=Checkpointer(chains, clock) if run_worker and chains else None,
+        checkpoint_interval=settings.checkpoint_seconds,
     )
 
     committer = GroupCommitter(work.put_events, on_saved=wake)
@@ -128,6 +132,7 @@ def bootstrap(
         slots=slots,
         urls=GuardedUrls(guard, allow_http=settings.allow_http_callbacks),
         toolbox=toolbox,
+        chains=chains,
         deliveries=deliveries,
     )
     return service

@@ -32,6 +32,8 @@ class Settings:
     step_threads: int = 16
     drain_seconds: float = 10.0
     max_body_bytes: int = 1024 * 1024
+    # How often a worker checkpoints each log's hash chain (seconds; 0: never).
+    checkpoint_seconds: float = 60.0
     # URLs Auxot calls for others (HTTP tools) may not reach loopback, private,
     # link-local or metadata addresses unless allowed: all non-global ones (but never
     # metadata) with ``allow_private_urls``, or listed hosts and networks (CIDR).
@@ -97,6 +99,7 @@ _ENV: list[tuple[str, str, Any]] = [
     ("step_threads", "AUXOT_STEP_THREADS", int),
     ("drain_seconds", "AUXOT_DRAIN_SECONDS", float),
     ("max_body_bytes", "AUXOT_MAX_BODY_BYTES", int),
+    ("checkpoint_seconds", "AUXOT_CHECKPOINT_SECONDS", float),
     ("allow_private_urls", "AUXOT_ALLOW_PRIVATE_URLS", _flag),
     ("url_allow_list", "AUXOT_URL_ALLOW_LIST", _list),
     ("allow_http_callbacks", "AUXOT_ALLOW_HTTP_CALLBACKS", _flag),

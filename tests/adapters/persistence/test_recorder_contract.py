@@ -35,7 +35,6 @@ from eventsourcing.persistence import (
     TrackingRecorder,
 )
 from eventsourcing.popo import POPOApplicationRecorder
-from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import Environment
 
 from auxot.adapters.persistence import Database, parse_database_url
@@ -156,7 +155,7 @@ class TestSQLiteWorkEventsRecorder(_EventLog, _SQLite, lib.ApplicationRecorderTe
 @pytest.mark.postgres
 class TestPostgresRegistryRecorder(_EventLog, _Postgres, lib.ApplicationRecorderTestCase[Any]):
     app_name = "registry"
-    expected_class = PostgresApplicationRecorder
+    expected_class = PostgresWorkEventsRecorder  # ours for both logs: it chains events
 
 
 @pytest.mark.postgres

@@ -20,6 +20,7 @@ import pytest
 from eventsourcing.utils import get_topic
 
 from auxot.adapters.providers.scripted import ScriptedProvider
+from auxot.application.chain_verify import verify_log
 from auxot.application.ports import Completion, PromptRequest
 from auxot.application.records import decode_record
 from auxot.application.refs import parse_ref
@@ -180,6 +181,10 @@ def assert_contract(service: Service, outcome: Outcome, providers: CountingProvi
         assert row is not None
         assert (row.status, row.version, row.due_at) == ("completed", len(EXPECTED_TOPICS), None)
         assert row.record == outcome.records[work_id]
+
+    # Concurrent submissions and steps left both logs' hash chains whole.
+    for log in service.chains:
+        assert verify_log(log).ok, log.name
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
-from auxot.application.ports import DeliveryView, ProviderSlots, WorkView
+from auxot.application.ports import ChainedLog, DeliveryView, ProviderSlots, WorkView
 from auxot.application.stores import AuxotApplication
 
 Backend = Literal["memory", "sqlite", "postgres"]
@@ -68,11 +68,8 @@ class Database:
             "POSTGRES_MAX_OVERFLOW": str(self.pool_size if app_name == "work" else 4),
             "POSTGRES_CONNECT_TIMEOUT": "10",
             "POSTGRES_LOCK_TIMEOUT": "30",
-            **(
-                {"APPLICATION_RECORDER_TOPIC": postgres.events_recorder_topic()}
-                if app_name == "work"
-                else {}
-            ),
+            # Ours for both logs: it chains every event it inserts.
+            "APPLICATION_RECORDER_TOPIC": postgres.events_recorder_topic(),
         }
 
     def work_view(self, work: AuxotApplication) -> WorkView:
@@ -102,6 +99,26 @@ class Database:
         from auxot.adapters.persistence.postgres_deliveries import PostgresDeliveryView
 
         return work.factory.tracking_recorder(PostgresDeliveryView)  # type: ignore[return-value]
+    def chained_log(self, app: AuxotApplication) -> ChainedLog | None:
+        """The application's events with their chain hashes, and its checkpoints, on its
+        pool; None for ``memory://``, whose events live and die with the process that
+        holds them (no one else can edit them, nor open them to verify)."""
+        if self.backend == "memory":
+            return None
+        factory: Any = app.factory
+        if self.backend == "sqlite":
+            from auxot.adapters.persistence.sqlite import chained_log
+
+            sqlite_log = chained_log(factory.datastore, app.name)
+            if factory.env_create_table():
+                sqlite_log.create_table()
+            return sqlite_log
+        from auxot.adapters.persistence.postgres_chain import PostgresChainedLog
+
+        postgres_log = PostgresChainedLog(factory.datastore, app.name, f"{app.name}_events")
+        if factory.env_create_table():
+            postgres_log.create_table()
+        return postgres_log
 
     def provider_slots(self, work: AuxotApplication) -> ProviderSlots:
         """The provider slots, in the work log's database (so shared by every process on

@@ -16,9 +16,12 @@ from eventsourcing.postgres import (
     PostgresTrackingRecorder,
 )
 from eventsourcing.utils import retry
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from auxot.adapters.persistence.rows import loaded_intake, stored_intake
+from auxot.application.chain import chain_hashes, predecessors_needed
 from auxot.application.ports import HumanTask, WorkRow
 
 
@@ -28,8 +31,8 @@ def _table(datastore: PostgresDatastore, name: str) -> Composed:
 
 
 class WorkEventsRecorder(PostgresApplicationRecorder):
-    """The work log's events, inserted the way the intake's group commit needs: a batch
-    in one round trip.
+    """An application's events, inserted the way the intake's group commit needs: a
+    batch in one round trip, each row with its chain hash (``auxot.application.chain``).
 
     The library sends a batch as a pipeline of several statements and a separate
     COMMIT, and builds each statement from ``Composed`` SQL with the rows escaped one by
@@ -39,6 +42,12 @@ class WorkEventsRecorder(PostgresApplicationRecorder):
     order (lock the table, so notification order is commit order; notify; insert and
     return the ids), in its own transaction: the connections are in autocommit mode.
     The function is named after the table, so two logs in one schema never share it.
+
+    The chain hashes are computed in Python, as on SQLite. A batch whose streams are all
+    new (the intake's) reads nothing; otherwise one query first reads the stored hash
+    before each stream. That read may precede the insert's transaction: a stored event
+    never changes, and the unique (stream, version) key refuses a racing writer's event.
+    Both applications use this recorder (the registry's events are chained too).
     """
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
@@ -48,30 +57,62 @@ class WorkEventsRecorder(PostgresApplicationRecorder):
             Identifier(datastore.schema or "public"),
             Identifier(f"auxot_insert_{self.events_table_name}"),
         )
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE OR REPLACE FUNCTION {function}("
-                "ids {id_type}[], versions bigint[], topics text[], states bytea[]) "
-                "RETURNS SETOF bigint LANGUAGE plpgsql AS $$ BEGIN "
-                "SET LOCAL lock_timeout = '{timeout}s'; "
-                "LOCK TABLE {table} IN EXCLUSIVE MODE; "
-                "NOTIFY {channel}; "
-                "RETURN QUERY INSERT INTO {table} "
-                "(originator_id, originator_version, topic, state) "
-                "SELECT * FROM unnest(ids, versions, topics, states) "
-                "RETURNING notification_id; "
-                "END $$"
-            ).format(
-                function=function,
-                id_type=Identifier(datastore.originator_id_type),
-                timeout=datastore.lock_timeout,
-                table=table,
-                channel=Identifier(self.channel_name),
-            )
+        id_type = Identifier(datastore.originator_id_type)
+        self.sql_create_statements.extend(
+            [
+                # Tables created before chaining: their rows stay unchained until
+                # `auxot audit seal`. Checked first, so that a process starting beside
+                # running ones takes no ACCESS EXCLUSIVE lock on the log.
+                SQL(
+                    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns "
+                    "WHERE table_schema = {schema} AND table_name = {name} "
+                    "AND column_name = 'chain_hash') THEN "
+                    "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS chain_hash bytea; "
+                    "END IF; END $$"
+                ).format(
+                    schema=Literal(datastore.schema or "public"),
+                    name=Literal(self.events_table_name),
+                    table=table,
+                ),
+                # The function's form before chaining, which inserted no hashes.
+                SQL("DROP FUNCTION IF EXISTS {0}({1}[], bigint[], text[], bytea[])").format(
+                    function, id_type
+                ),
+                SQL(
+                    "CREATE OR REPLACE FUNCTION {function}(ids {id_type}[], "
+                    "versions bigint[], topics text[], states bytea[], hashes bytea[]) "
+                    "RETURNS SETOF bigint LANGUAGE plpgsql AS $$ BEGIN "
+                    "SET LOCAL lock_timeout = '{timeout}s'; "
+                    "LOCK TABLE {table} IN EXCLUSIVE MODE; "
+                    "NOTIFY {channel}; "
+                    "RETURN QUERY INSERT INTO {table} "
+                    "(originator_id, originator_version, topic, state, chain_hash) "
+                    "SELECT * FROM unnest(ids, versions, topics, states, hashes) "
+                    "RETURNING notification_id; "
+                    "END $$"
+                ).format(
+                    function=function,
+                    id_type=id_type,
+                    timeout=datastore.lock_timeout,
+                    table=table,
+                    channel=Identifier(self.channel_name),
+                ),
+            ]
         )
         self._insert = (
-            SQL("SELECT notification_id FROM {0}(%s, %s, %s, %s) AS notification_id")
+            SQL("SELECT notification_id FROM {0}(%s, %s, %s, %s, %s) AS notification_id")
             .format(function)
+            .as_bytes(None)
+        )
+        self._predecessors = (
+            SQL(
+                "SELECT i.id, p.chain_hash, p.originator_version IS NOT NULL AS found "
+                "FROM unnest(%s::{0}[], %s::bigint[]) AS i(id, v) LEFT JOIN LATERAL ("
+                "SELECT originator_version, chain_hash FROM {1} "
+                "WHERE originator_id = i.id AND originator_version < i.v "
+                "ORDER BY originator_version DESC LIMIT 1) p ON true"
+            )
+            .format(id_type, table)
             .as_bytes(None)
         )
 
@@ -81,15 +122,32 @@ class WorkEventsRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
-        columns = (
-            [e.originator_id for e in stored_events],
-            [e.originator_version for e in stored_events],
-            [e.topic for e in stored_events],
-            [e.state for e in stored_events],
-        )
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            hashes = chain_hashes(stored_events, self._stored_predecessors(curs, stored_events))
+            columns = (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+                hashes,
+            )
             curs.execute(self._insert, columns, prepare=True)
             return [row["notification_id"] for row in curs.fetchall()]
+
+    def _stored_predecessors(
+        self, curs: Cursor[DictRow], events: Sequence[StoredEvent]
+    ) -> dict[UUID, bytes | None]:
+        needed = predecessors_needed(events)
+        if not needed:
+            return {}
+        curs.execute(
+            self._predecessors, ([s for s, _ in needed], [v for _, v in needed]), prepare=True
+        )
+        return {
+            r["id"]: None if r["chain_hash"] is None else bytes(r["chain_hash"])
+            for r in curs.fetchall()
+            if r["found"]
+        }
 
 
 def events_recorder_topic() -> str:

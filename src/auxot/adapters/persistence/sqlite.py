@@ -10,55 +10,30 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import OperationalError, PersistenceError, StoredEvent, Tracking
-from eventsourcing.sqlite import (
-    SQLiteApplicationRecorder,
-    SQLiteCursor,
-    SQLiteDatastore,
-    SQLiteRecorder,
-    SQLiteTrackingRecorder,
-)
+from eventsourcing.persistence import OperationalError, PersistenceError, Tracking
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteRecorder, SQLiteTrackingRecorder
 
 from auxot.adapters.persistence.rows import loaded_intake, stored_intake
+from auxot.adapters.persistence.sqlite_chain import ChainedEventsRecorder, SQLiteChainedLog
 from auxot.application.ports import HumanTask, WorkRow
 
 
-class RegistryEventsRecorder(SQLiteApplicationRecorder):
+class RegistryEventsRecorder(ChainedEventsRecorder):
     def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, events_table_name="registry_events")
 
 
-class WorkEventsRecorder(SQLiteApplicationRecorder):
+class WorkEventsRecorder(ChainedEventsRecorder):
     def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, events_table_name="work_events")
 
-    def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
-    ) -> Sequence[int] | None:
-        """A batch in one ``executemany``: the library inserts row by row to read each
-        row's id, and every statement hands the GIL back and forth with the event loop
-        (the group-commit batches of the intake are hundreds of rows). Within the
-        transaction this writer alone inserts, so the rows take consecutive ids after
-        the largest: the notification ids are that range."""
-        if not stored_events:
-            return []
-        c.executemany(
-            self.insert_events_statement,
-            [
-                (_hex(s.originator_id), s.originator_version, s.topic, s.state)
-                for s in stored_events
-            ],
-        )
-        c.execute(self.select_max_notification_id_statement)
-        last = int(c.fetchone()[0])
-        return list(range(last - len(stored_events) + 1, last + 1))
-
-
-def _hex(id: UUID | str) -> str:
-    return id.hex if isinstance(id, UUID) else id
-
 
 _RECORDERS = {"registry": RegistryEventsRecorder, "work": WorkEventsRecorder}
+
+
+def chained_log(datastore: SQLiteDatastore, app_name: str) -> SQLiteChainedLog:
+    """The chained log of ``app_name``'s events table."""
+    return SQLiteChainedLog(datastore, app_name, f"{app_name}_events")
 
 
 def events_recorder_topic(app_name: str) -> str:

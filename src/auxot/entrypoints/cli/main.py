@@ -394,3 +394,14 @@ def _describe(settings: Settings) -> str:
 
 # Command groups kept in their own modules register themselves on ``cli``.
 from auxot.entrypoints.cli import deliveries as _deliveries  # noqa: E402, F401
+
+
+@cli.group()
+def audit() -> None:
+    """The audit trail: verify that the stored history was not edited."""
+
+
+# At the end: the commands' module uses this one's helpers.
+from auxot.entrypoints.cli.audit_verify import add_chain_commands  # noqa: E402
+
+add_chain_commands(audit)
