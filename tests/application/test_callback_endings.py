@@ -22,7 +22,7 @@ from tests.application.builders import ids_of, memory_service
 from tests.application.test_engine import GatedProvider
 from tests.application.test_human_steps import DRAFT, Human, human_declaration, review
 
-URL = "https://receiver.example/hook"
+URL = "https://192.0.32.10/hook"  # a global address: URLs are checked when applied
 _ENDINGS = (WorkItem.Completed, WorkItem.Failed, WorkItem.Cancelled)
 
 

@@ -28,7 +28,7 @@ from tests.application.builders import declaration, ids_of, linear_workflow, mem
 from tests.application.test_engine import Harness
 from tests.fakes.callback_sender import TIMED_OUT, ScriptedSender, answer
 
-URL = "https://receiver.example/hook"
+URL = "https://192.0.32.10/hook"  # a global address: URLs are checked when applied
 SCHEDULE = CallbackSchedule.parse("0,1s,10s")
 LEASE = timedelta(seconds=3)
 ANSWERS = {"200": answer(200), "500": answer(500), "410": answer(410), "timeout": TIMED_OUT}

@@ -30,7 +30,7 @@ from tests.application.test_engine import Harness
 from tests.application.test_lifecycle import caller
 from tests.fakes.callback_sender import TIMED_OUT, ScriptedSender, answer
 
-URL = "https://receiver.example/hooks/auxot"
+URL = "https://192.0.32.10/hooks/auxot"  # a global address: URLs are checked when applied
 SCHEDULE = CallbackSchedule.parse("0,5s,5m")
 TIMEOUT = 15.0
 GRACE = timedelta(seconds=5)
