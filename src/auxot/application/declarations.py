@@ -22,6 +22,7 @@ from auxot.application.refs import format_ref
 from auxot.application.retry_declarations import RetryDecl, retry_issues, retry_policy
 from auxot.application.stores import Registry
 from auxot.application.tools import Toolbox, ToolSchemaError, check_parameters
+from auxot.domain.actor import Actor
 from auxot.domain.agent import DEFAULT_MAX_TURNS, Agent
 from auxot.domain.conditions import MatchError, parse_match
 from auxot.domain.definition import Definition, Handler, Handoff, Step
@@ -180,10 +181,11 @@ def apply_declaration(
     providers: ProviderPool,
     clock: Clock,
     declaration: Declaration,
+    actor: Actor,
     toolbox: Toolbox | None = None,
 ) -> list[Applied]:
-    """Create or update what ``declaration`` names; raise DeclarationError, having saved
-    nothing, when any part of it is wrong. ``toolbox`` knows the tool kinds and the
+    """Create or update what ``declaration`` names, as ``actor``; raise DeclarationError,
+    having saved nothing, when any part of it is wrong. ``toolbox`` knows the tool kinds and the
     Python tools registered in this process (without it, no tool may be declared)."""
     issues = _agent_issues(registry, providers, toolbox or Toolbox({}), declaration)
     try:
@@ -295,7 +297,7 @@ def apply_declaration(
         settle("intake", i.name, intake, created, workflow=i.workflow, team=i.team)
 
     if changed:
-        registry.save(*changed)
+        registry.save(*changed, actor=actor)
     return applied
 
 

@@ -23,6 +23,7 @@ from auxot.application.ports import WorkRow
 from auxot.application.records import encode_record
 from auxot.application.refs import format_ref
 from auxot.application.service import NotFoundError, Service
+from auxot.domain.actor import SYSTEM, Actor
 from auxot.domain.work_item import WorkItem, WorkItemError
 from auxot.domain.workflow import Workflow
 
@@ -67,6 +68,12 @@ def actor_of(caller: Caller | None) -> str:
 @attrs.frozen
 class Lifecycle:
     service: Service
+    local: Actor = SYSTEM
+    """Who acts for a caller of None: the user at the command line, or the embedding
+    application (``system``)."""
+
+    def actor(self, caller: Caller | None) -> Actor:
+        return self.local if caller is None else caller.actor
 
     # -- workflows ----------------------------------------------------------------------
 
@@ -112,7 +119,7 @@ class Lifecycle:
         def attempt() -> Workflow:
             workflow = registry.get(Workflow, workflow_id)
             if change(workflow, self.service.clock.now()):
-                registry.save(workflow)
+                registry.save(workflow, actor=self.actor(caller))
             return workflow
 
         workflow = _retrying(attempt)
@@ -183,7 +190,7 @@ class Lifecycle:
                 item.cancel(by, self.service.clock.now())
             except WorkItemError as exc:
                 raise ConflictError(str(exc)) from None
-            work.save(item)
+            work.save(item, actor=self.actor(caller))
             return item
 
         item = _retrying(attempt)
@@ -212,7 +219,7 @@ class Lifecycle:
                 )
             except WorkItemError as exc:
                 raise ConflictError(str(exc)) from None
-            work.save(old, new)
+            work.save(old, new, actor=self.actor(caller))
             return new
 
         new = _retrying(attempt)

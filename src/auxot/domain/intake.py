@@ -7,8 +7,11 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from auxot.domain.events import AuxotAggregate, recorded_as
 
-class Intake(Aggregate):
+
+@recorded_as("Intake")
+class Intake(AuxotAggregate):
     class Opened(Aggregate.Created):
         name: str
         team_id: UUID

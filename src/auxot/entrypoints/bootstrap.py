@@ -14,6 +14,7 @@ from auxot.adapters.providers.openai import openai_factory
 from auxot.adapters.providers.scripted import ScriptedProvider
 from auxot.adapters.tools.http_tool import http_tool_factory
 from auxot.application.admin import Admin
+from auxot.application.audit import AuditProjection
 from auxot.application.directory import Directory
 from auxot.application.engine import Engine
 from auxot.application.group_commit import GroupCommitter
@@ -48,6 +49,7 @@ def bootstrap(
         work = WorkLog(env=database.env(WorkLog.name))
         view = database.work_view(work)
         slots = database.provider_slots(work)
+        audit = AuditProjection(registry, work, database.audit_view(work))
     directory = Directory(registry)
     pool = ProviderPool(
         providers or {"scripted": ScriptedProvider, "openai": openai_factory(settings.secrets)}
@@ -83,6 +85,7 @@ def bootstrap(
         poll_interval=settings.poll_interval,
         refresh_interval=settings.refresh_interval,
         drain_seconds=settings.drain_seconds,
+        followers=(audit,) if run_worker else (),
     )
 
     committer = GroupCommitter(work.put_events, on_saved=wake)
@@ -98,5 +101,6 @@ def bootstrap(
         ids=ids,
         admin=Admin(registry, directory, clock, ids),
         slots=slots,
+        audit=audit,
         toolbox=toolbox,
     )

@@ -9,7 +9,7 @@ import socket
 import sys
 import threading
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import click
 import msgspec
@@ -21,6 +21,7 @@ from auxot.application.keys import UnknownTeamError
 from auxot.application.lifecycle import Lifecycle
 from auxot.application.refs import format_ref, parse_ref
 from auxot.application.service import NotFoundError, Service
+from auxot.domain.actor import Actor
 from auxot.domain.identity import workflow_id
 from auxot.domain.work_item import WorkItemError
 from auxot.entrypoints.bootstrap import bootstrap
@@ -59,6 +60,11 @@ def _service(settings: Settings, *, run_worker: bool = True) -> Service:
 
 
 SWITCH_INTERVAL_SECONDS = 0.0005
+
+
+def cli_actor(settings: Settings) -> Actor:
+    """Who acts from the command line: the operating-system user running ``auxot``."""
+    return Actor.cli(settings.os_user)
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -167,9 +173,10 @@ def apply(file: Path, database_url: str | None) -> None:
         declaration = load_declaration(text, str(file))
     except WorkflowFileError as exc:
         _fail(f"{file} is not a valid workflow file:\n{exc}", code=2)
-    service = _service(_settings(database_url=database_url), run_worker=False)
+    settings = _settings(database_url=database_url)
+    service = _service(settings, run_worker=False)
     try:
-        applied = service.apply(declaration)
+        applied = service.apply(declaration, cli_actor(settings))
     except DeclarationError as exc:
         _fail(f"{file} was not applied (nothing changed):\n{locate(text, str(file), exc)}", 2)
     finally:
@@ -206,9 +213,11 @@ def keys_create(
     """Create a key; it is printed once and cannot be shown again."""
     if (team is None) == (user is None):
         _fail("give exactly one of --team NAME or --user NAME", code=2)
-    service = _service(_settings(database_url=database_url), run_worker=False)
+    settings = _settings(database_url=database_url)
+    service = _service(settings, run_worker=False)
     try:
-        issued = service.create_key("team" if team else "user", team or user or "")
+        kind: Literal["team", "user"] = "team" if team else "user"
+        issued = service.create_key(kind, team or user or "", cli_actor(settings))
     except UnknownTeamError as exc:
         _fail(str(exc))
     finally:
@@ -229,9 +238,10 @@ def keys_revoke(key_id: str, database_url: str | None) -> None:
     parsed = parse_ref("key", key_id)
     if parsed is None:
         _fail(f"'{key_id}' is not a key id (key_ followed by 32 hex digits)", code=2)
-    service = _service(_settings(database_url=database_url), run_worker=False)
+    settings = _settings(database_url=database_url)
+    service = _service(settings, run_worker=False)
     try:
-        if not service.revoke_key(parsed):
+        if not service.revoke_key(parsed, cli_actor(settings)):
             _fail(f"no key {key_id}")
     finally:
         service.close()
@@ -249,8 +259,9 @@ def _workflow_command(verb: str, help_text: str) -> None:
     @click.option("--team", required=True, help="The team that owns the workflow.")
     @_DATABASE
     def command(name: str, team: str, database_url: str | None) -> None:
-        service = _service(_settings(database_url=database_url), run_worker=False)
-        lifecycle = Lifecycle(service)
+        settings = _settings(database_url=database_url)
+        service = _service(settings, run_worker=False)
+        lifecycle = Lifecycle(service, local=cli_actor(settings))
         change = lifecycle.pause if verb == "pause" else lifecycle.activate
         try:
             summary = change(None, workflow_id(team, name))
@@ -346,9 +357,9 @@ def demo(port: int | None, database_url: str | None) -> None:
     settings = _settings(port=port, database_url=database_url)
     service = _service(settings)
     text = (Path(__file__).parent / "demo.yaml").read_text(encoding="utf-8")
-    applied = service.apply(load_declaration(text, "demo.yaml"))
+    applied = service.apply(load_declaration(text, "demo.yaml"), cli_actor(settings))
     intake = next(a.id for a in applied if a.kind == "intake")
-    key = service.create_key("team", "support").key
+    key = service.create_key("team", "support", cli_actor(settings)).key
     _serve(settings, service, banner=_demo_banner(settings, intake, key))
 
 
