@@ -7,6 +7,7 @@ password hash buys nothing for 256 bits of randomness and would cost every reque
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from datetime import datetime
@@ -39,15 +40,12 @@ class Caller:
     expires_at: datetime | None = None
     administers: frozenset[UUID] = frozenset()
     """User keys: the teams that list the user under ``admins``."""
-    actor: Actor = attrs.field(
-        init=False, eq=False, default=attrs.Factory(lambda c: c.as_actor(), takes_self=True)
-    )
-    """Who the events this caller causes name: worked out once, as callers are reused
-    on the intake's hot path."""
 
-    def as_actor(self) -> Actor:
-        key = None if self.key_id == LOCAL_KEY else self.key_id
-        return Actor(self.kind, self.owner, key)
+    @functools.cached_property
+    def actor(self) -> Actor:
+        """Who the events this caller causes name: worked out once, as callers are
+        reused on the intake's hot path."""
+        return Actor(self.kind, self.owner, None if self.key_id == LOCAL_KEY else self.key_id)
 
     def may_use(self, team: UUID) -> bool:
         return team in self.teams
