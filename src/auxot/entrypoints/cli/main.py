@@ -9,73 +9,43 @@ import socket
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal
 
 import click
 import msgspec
 import uvicorn
 
-from auxot.adapters.persistence import DatabaseUrlError
 from auxot.application.declarations import Applied, DeclarationError
 from auxot.application.keys import UnknownTeamError
 from auxot.application.lifecycle import Lifecycle
 from auxot.application.refs import format_ref, parse_ref
 from auxot.application.service import NotFoundError, Service
-from auxot.domain.actor import Actor
 from auxot.domain.identity import workflow_id
 from auxot.domain.work_item import WorkItemError
-from auxot.entrypoints.bootstrap import bootstrap
+from auxot.entrypoints.cli.audit import audit
+from auxot.entrypoints.cli.common import DATABASE as _DATABASE
+from auxot.entrypoints.cli.common import cli_actor
+from auxot.entrypoints.cli.common import describe as _describe
+from auxot.entrypoints.cli.common import fail as _fail
+from auxot.entrypoints.cli.common import service_or_fail as _service
+from auxot.entrypoints.cli.common import settings_or_fail as _settings
 from auxot.entrypoints.http.tasks import task_of_row
-from auxot.entrypoints.settings import Settings, SettingsError
+from auxot.entrypoints.settings import Settings
 from auxot.entrypoints.workflow_file import WorkflowFileError, load_declaration, locate
 
 # Checked here: uvicorn hangs, silently, when asked to bind a port out of range.
 _PORT = click.IntRange(1, 65535)
 
-_DATABASE = click.option(
-    "--database",
-    "database_url",
-    metavar="URL",
-    default=None,
-    help="sqlite:///path, postgresql://user@host:port/db or memory:// "
-    "[env AUXOT_DATABASE_URL; default sqlite:///auxot.db]",
-)
-
-
-def _settings(**overrides: Any) -> Settings:
-    try:
-        return Settings.from_env(**overrides)
-    except SettingsError as exc:
-        _fail(str(exc))
-
-
-def _service(settings: Settings, *, run_worker: bool = True) -> Service:
-    try:
-        return bootstrap(settings, run_worker=run_worker)
-    except DatabaseUrlError as exc:
-        _fail(str(exc))
-    except Exception as exc:  # the database is down, unreachable, ...
-        reason = " ".join(str(exc).split())  # one line
-        _fail(f"cannot open the database {_describe(settings)}: {reason}")
-
-
 SWITCH_INTERVAL_SECONDS = 0.0005
-
-
-def cli_actor(settings: Settings) -> Actor:
-    """Who acts from the command line: the operating-system user running ``auxot``."""
-    return Actor.cli(settings.os_user)
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"auxot: {message}", err=True)
-    sys.exit(code)
 
 
 @click.group()
 @click.version_option(package_name="auxot")
 def cli() -> None:
     """Auxot: an event-sourced workflow engine."""
+
+
+cli.add_command(audit)
 
 
 @cli.command()
@@ -387,9 +357,3 @@ Auxot demo is up. Try it from another shell:
 
 Press Ctrl+C to stop.
 """
-
-
-def _describe(settings: Settings) -> str:
-    from auxot.adapters.persistence import parse_database_url
-
-    return parse_database_url(settings.database_url).describe()
