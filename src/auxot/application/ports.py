@@ -299,6 +299,17 @@ class AuditQuery:
     after: tuple[datetime, UUID, int] | None = None
     """The position of the last row of the previous page."""
 
+    @property
+    def actor_key(self) -> UUID | None:
+        """The key an ``actor`` filter names (``key:<uuid>`` or ``key_<hex>``); None when
+        it names a principal. A malformed key names the nil UUID: no row matches."""
+        if self.actor is None or not self.actor.startswith(("key:", "key_")):
+            return None
+        try:
+            return UUID(self.actor[4:])
+        except ValueError:
+            return UUID(int=0)
+
 
 class AuditView(Protocol):
     """The audit log read model, in time order, kept by a tracked projection. ``save``

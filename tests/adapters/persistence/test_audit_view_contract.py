@@ -94,6 +94,7 @@ def test_each_filter_narrows_the_rows(opened: Opened) -> None:
     assert streams(teams=frozenset()) == []
     assert streams(actor="team:support") == [2]
     assert streams(actor=f"key:{KEY}") == [2]
+    assert streams(actor=f"key_{KEY.hex}") == [2]
     assert streams(actor="key:not-a-uuid") == []
     assert streams(actor="cli:root") == [4]
     assert streams(action="key.revoked") == [2]

@@ -40,7 +40,7 @@ def matches(row: AuditRow, q: AuditQuery) -> bool:
     """Whether ``row`` answers ``q`` (the SQL views say the same in their WHERE)."""
     checks = (
         q.teams is None or row.team_id in q.teams,
-        q.actor is None or _actor_matches(row, q.actor),
+        q.actor is None or _actor_matches(row, q),
         q.resource is None or row.resource == q.resource,
         q.action is None or row.action == q.action,
         q.since is None or row.at >= q.since,
@@ -50,17 +50,6 @@ def matches(row: AuditRow, q: AuditQuery) -> bool:
     return all(checks)
 
 
-def _actor_matches(row: AuditRow, actor: str) -> bool:
-    key = key_of(actor)
-    return row.key_id == key if key is not None else row.actor == actor
-
-
-def key_of(actor: str) -> UUID | None:
-    """The key a ``key:<uuid>`` filter names; None for a principal (``user:ann``)."""
-    kind, _, rest = actor.partition(":")
-    if kind != "key":
-        return None
-    try:
-        return UUID(rest)
-    except ValueError:
-        return UUID(int=0)  # names no key: matches nothing
+def _actor_matches(row: AuditRow, q: AuditQuery) -> bool:
+    key = q.actor_key
+    return row.key_id == key if key is not None else row.actor == q.actor

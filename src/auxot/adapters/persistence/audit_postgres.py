@@ -9,7 +9,6 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.sql import SQL, Composable, Identifier
 
-from auxot.adapters.persistence.audit_memory import key_of
 from auxot.adapters.persistence.postgres import _table
 from auxot.application.ports import AuditQuery, AuditRow
 
@@ -93,7 +92,7 @@ def _where(q: AuditQuery) -> tuple[Composable, list[Any]]:
         clauses.append(SQL("team_id = ANY(%s::uuid[])"))
         params.append(sorted(q.teams))
     if q.actor is not None:
-        key = key_of(q.actor)
+        key = q.actor_key
         clauses.append(SQL("key_id = %s") if key is not None else SQL("actor = %s"))
         params.append(key if key is not None else q.actor)
     for column, value in (("resource", q.resource), ("action", q.action)):

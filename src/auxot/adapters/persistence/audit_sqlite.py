@@ -14,7 +14,6 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
-from auxot.adapters.persistence.audit_memory import key_of
 from auxot.application.ports import AuditQuery, AuditRow
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -71,7 +70,7 @@ def _where(q: AuditQuery) -> tuple[str, list[Any]]:
         clauses.append(f"team_id IN ({', '.join('?' * len(q.teams)) or 'NULL'})")
         params.extend(sorted(t.hex for t in q.teams))
     if q.actor is not None:
-        key = key_of(q.actor)
+        key = q.actor_key
         clauses.append("key_id = ?" if key is not None else "actor = ?")
         params.append(key.hex if key is not None else q.actor)
     for column, value in (("resource", q.resource), ("action", q.action)):
