@@ -29,7 +29,7 @@ LOCAL_KEY = UUID(int=0)
 """The key id of a caller with no key: a user at the command line."""
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # a __dict__, for the cached actor
 class Caller:
     """Who is calling: the key's id, and the teams whose resources it may use."""
 

@@ -8,6 +8,7 @@ secret: a key is named by its id, never by the key or its hash.
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 from uuid import UUID
 
@@ -26,7 +27,7 @@ class ActorError(ValueError):
     """Text that names no actor."""
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # a __dict__, for the cached text
 class Actor:
     kind: ActorKind
     name: str = ""
@@ -54,7 +55,7 @@ class Actor:
         """Whom the actor stands for, without the key: ``user:alice``, ``system``."""
         return f"{self.kind}:{self.name}" if self.name else self.kind
 
-    @property
+    @functools.cached_property
     def text(self) -> str:
         """The stored form: the principal, then the key's id when there is one."""
         return self.principal if self.key_id is None else f"{self.principal}{_KEY}{self.key_id}"

@@ -73,6 +73,8 @@ def test_the_record_at_a_point_is_the_item_as_it_stood(cli: Cli, sqlite_url: str
 def test_the_export_writes_json_lines_with_progress_on_stderr(cli: Cli, sqlite_url: str) -> None:
     start = datetime.now(UTC) - timedelta(seconds=1)
     work_id, key_id, _ = served_item(cli, sqlite_url)
+    pause = ("workflows", "pause", "Support Ticket Triage", "--team", "support")
+    cli.ok(*pause, "--database", sqlite_url, env=AS_AUDITOR)
     out = cli.cwd / "history.jsonl"
     done = cli.run(
         "audit",
@@ -97,6 +99,8 @@ def test_the_export_writes_json_lines_with_progress_on_stderr(cli: Cli, sqlite_u
     issued = [e for e in events if e["type"] == "ApiKey.Issued"]
     assert [(e["stream"], e["actor"]) for e in issued] == [(key_id, "cli:auditor")]
     assert "secret_hash" not in issued[0]["data"]
+    paused = [e for e in events if e["type"] == "Workflow.Paused"]
+    assert [e["actor"] for e in paused] == ["cli:auditor"]
     mine = [e for e in events if e["stream"] == work_id]
     assert mine[0]["key_id"] == key_id
     assert mine[-1]["type"] == "WorkItem.Completed"
