@@ -13,7 +13,7 @@ import pytest
 
 from auxot.application.refs import format_ref
 from auxot.domain.actor import SYSTEM as OPERATOR
-from auxot.domain.identity import workflow_id
+from auxot.domain.identity import team_id, workflow_id
 from tests.entrypoints.http.conftest import Live
 from tests.entrypoints.http.helpers import assert_same_404, problem, unauthorized
 from tests.support import wait_until
@@ -197,3 +197,27 @@ def test_bad_audit_queries_are_problems(client: httpx.Client) -> None:
     problem(client.get("/v1/audit", params={"to": "soon"}), 400)
     problem(client.get("/v1/audit", params={"limit": 0}), 400)
     problem(client.get("/v1/audit", params={"limit": 101}), 400)
+
+
+def test_changes_made_over_the_admin_api_name_the_key_that_made_them(
+    live: Live, client: httpx.Client
+) -> None:
+    key_ref = format_ref("key", key_uuid(live.key))
+    created = client.post("/v1/keys", json={"team": "support"})
+    assert created.status_code == 201, created.text
+    new = created.json()["id"]
+    assert client.post(f"/v1/keys/{new}/revoke").status_code == 200
+    team = format_ref("team", team_id("support"))
+    assert (
+        client.put(f"/v1/teams/{team}", json={"name": "support", "members": ["ann"]}).status_code
+        == 200
+    )
+    expected = [("key.issued", new), ("key.revoked", new), ("team.members_changed", team)]
+
+    def mine() -> list[dict[str, Any]] | None:
+        rows = [r for r in audit_rows(client, actor=key_ref) if r["action"] != "work.received"]
+        return rows if [(r["action"], r["resource"]) for r in rows] == expected else None
+
+    rows = wait_until(mine, timeout=20, what="the admin API's audit rows")
+    assert {(r["actor"], r["key_id"]) for r in rows} == {("team:support", key_ref)}
+    assert rows[-1]["details"] == {"members": ["ann"]}
