@@ -19,7 +19,7 @@ from auxot.application.declarations import (
 )
 from auxot.application.engine import Engine
 from auxot.application.keys import Caller
-from auxot.application.lifecycle import ConflictError, Lifecycle, actor_of
+from auxot.application.lifecycle import ConflictError, Lifecycle
 from auxot.application.records import decode_record
 from auxot.application.refs import format_ref, parse_ref
 from auxot.application.service import NotFoundError
@@ -260,7 +260,7 @@ def test_a_cancelled_pending_item_never_starts(harness: Harness, gated: GatedPro
     record = decode_record(lifecycle(harness).cancel(who, work_id))
     assert (record.status, record.cancelled_by, record.current_step) == (
         "cancelled",
-        actor_of(who),
+        who.actor.text,
         None,
     )
     assert record.completed_at is not None

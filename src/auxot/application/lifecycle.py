@@ -21,7 +21,6 @@ from auxot.application.errors import ForbiddenError
 from auxot.application.keys import Caller
 from auxot.application.ports import WorkRow
 from auxot.application.records import encode_record
-from auxot.application.refs import format_ref
 from auxot.application.service import NotFoundError, Service
 from auxot.domain.actor import SYSTEM, Actor
 from auxot.domain.work_item import WorkItem, WorkItemError
@@ -56,13 +55,6 @@ class VersionSummary:
     created_at: datetime
     description: str
     steps: tuple[str, ...]
-
-
-def actor_of(caller: Caller | None) -> str:
-    """Who acted, for the history: the key's id and whom it stands for (never a secret)."""
-    if caller is None:
-        return "local"
-    return f"{format_ref('key', caller.key_id)} ({caller.kind} {caller.owner})"
 
 
 @attrs.frozen
@@ -182,7 +174,7 @@ class Lifecycle:
         already ended. A step in flight is not interrupted, but its outcome is dropped."""
         self._visible_row(caller, work_id)
         work = self.service.work
-        by = actor_of(caller)
+        by = self.actor(caller).text  # the record's cancelled_by
 
         def attempt() -> WorkItem:
             item = work.item(work_id)

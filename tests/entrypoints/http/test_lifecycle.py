@@ -181,7 +181,7 @@ def test_cancel_ends_a_running_item_and_a_second_cancel_is_a_conflict(
     assert response.status_code == 200, response.text
     cancelled = response.json()
     assert (cancelled["status"], cancelled["current_step"]) == ("cancelled", None)
-    assert cancelled["cancelled_by"].startswith("key_")
+    assert cancelled["cancelled_by"].startswith("team:support key:")
     assert [s["status"] for s in cancelled["steps"]] == ["cancelled"]
     assert record(client, work_id)["status"] == "cancelled"  # never older than the answer
 
