@@ -124,9 +124,9 @@ class AuditProjection:
         return len(notifications)
 
     def _row_of(self, app: AuxotApplication, event: DomainEvent) -> AuditRow | None:
+        if app is self._work and _kind_of(event) in _NOT_AUDITED_ON_WORK:
+            return None  # decided before the event's data is converted: most are workers'
         entry = entry_of(event)
-        if app is self._work and entry.actor.kind in _NOT_AUDITED_ON_WORK:
-            return None
         details = {k: v for k, v in entry.data.items() if k not in _BULKY}
         return AuditRow(
             stream=entry.stream,
@@ -159,6 +159,10 @@ class AuditProjection:
             return team_id(first.owner) if first.owner_kind == "team" else None
         found = getattr(first, "team_id", None)
         return found if isinstance(found, UUID) else None
+
+
+def _kind_of(event: DomainEvent) -> str:
+    return str(getattr(event, "actor", "unknown")).partition(":")[0]
 
 
 Position = tuple[datetime, UUID, int]
