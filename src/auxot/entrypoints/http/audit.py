@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 
 from auxot.application.audit import audit_page, cursor_position
 from auxot.application.history import EventEntry, History, PointInTimeError, parse_point
@@ -99,12 +99,12 @@ class AuditController(Controller):
         caller: NamedDependency[Caller],
         service: NamedDependency[Service],
         limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = 50,
-        cursor: str | None = None,
-        actor: str | None = None,
-        resource: str | None = None,
-        action: str | None = None,
-        since: Annotated[str | None, Parameter(query="from")] = None,
-        until: Annotated[str | None, Parameter(query="to")] = None,
+        cursor: FromQuery[str | None] = None,
+        actor: FromQuery[str | None] = None,
+        resource: FromQuery[str | None] = None,
+        action: FromQuery[str | None] = None,
+        since: Annotated[str | None, QueryParameter(name="from")] = None,
+        until: Annotated[str | None, QueryParameter(name="to")] = None,
     ) -> Page[AuditEntry]:
         query = AuditQuery(
             teams=caller.teams,

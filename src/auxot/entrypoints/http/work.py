@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Controller, Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from auxot.application.keys import Caller
@@ -41,7 +41,7 @@ class WorkController(Controller):
         work_id: FromPath[str],
         caller: NamedDependency[Caller],
         service: NamedDependency[Service],
-        at: str | None = None,
+        at: FromQuery[str | None] = None,
     ) -> Response[bytes]:
         work = ref_or_404("work", work_id)
         if at is not None:
