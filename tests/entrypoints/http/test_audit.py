@@ -221,3 +221,15 @@ def test_changes_made_over_the_admin_api_name_the_key_that_made_them(
     rows = wait_until(mine, timeout=20, what="the admin API's audit rows")
     assert {(r["actor"], r["key_id"]) for r in rows} == {("team:support", key_ref)}
     assert rows[-1]["details"] == {"members": ["ann"]}
+
+
+def test_openapi_describes_the_auditors_routes(live: Live) -> None:
+    with live.client() as anonymous:
+        response = anonymous.get("/schema/openapi.json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert "get" in paths["/v1/work/{work_id}/events"]
+    audit = {p["name"] for p in paths["/v1/audit"]["get"]["parameters"]}
+    assert {"actor", "resource", "action", "from", "to", "limit", "cursor"} <= audit
+    record = {p["name"] for p in paths["/v1/work/{work_id}"]["get"]["parameters"]}
+    assert "at" in record
