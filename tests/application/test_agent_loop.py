@@ -30,6 +30,7 @@ from auxot.application.projection import WorkProjection
 from auxot.application.records import decode_record
 from auxot.application.refs import parse_ref
 from auxot.application.tools import PythonTool, Toolbox
+from auxot.domain.actor import SYSTEM as OPERATOR
 from auxot.domain.agent import Agent
 from tests.application.builders import ids_of, memory_service
 from tests.fakes.openai_server import FakeOpenAI, error, reply, tool_call, tool_calls
@@ -56,9 +57,14 @@ def llm() -> Iterator[FakeOpenAI]:
 
 def make_agent(max_turns: int = 4, tools: tuple[str, ...] = ("priority_of",)) -> Agent:
     return Agent.register(
-        uuid.uuid4(), "triager", uuid.uuid4(),
-        instructions="You triage tickets.", provider="llm", tools=tools,
-        max_turns=max_turns, at=AT,
+        uuid.uuid4(),
+        "triager",
+        uuid.uuid4(),
+        instructions="You triage tickets.",
+        provider="llm",
+        tools=tools,
+        max_turns=max_turns,
+        at=AT,
     )
 
 
@@ -118,15 +124,32 @@ def test_a_tool_call_runs_the_python_tool_and_the_final_answer_is_the_output(
     assert result.usage is not None
     assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (25, 5)
     assert result.calls == (
-        {"kind": "model", "turn": 1, "model": "fake-model",
-         "tokens": {"prompt": 10, "completion": 2, "total": 12}, "error": None,
-         "duration_ms": 0},
-        {"kind": "tool", "turn": 1, "tool": "priority_of", "call_id": "call_1",
-         "arguments": {"plan": "enterprise"}, "result": "high", "error": None,
-         "duration_ms": 1500},
-        {"kind": "model", "turn": 2, "model": "fake-model",
-         "tokens": {"prompt": 15, "completion": 3, "total": 18}, "error": None,
-         "duration_ms": 0},
+        {
+            "kind": "model",
+            "turn": 1,
+            "model": "fake-model",
+            "tokens": {"prompt": 10, "completion": 2, "total": 12},
+            "error": None,
+            "duration_ms": 0,
+        },
+        {
+            "kind": "tool",
+            "turn": 1,
+            "tool": "priority_of",
+            "call_id": "call_1",
+            "arguments": {"plan": "enterprise"},
+            "result": "high",
+            "error": None,
+            "duration_ms": 1500,
+        },
+        {
+            "kind": "model",
+            "turn": 2,
+            "model": "fake-model",
+            "tokens": {"prompt": 15, "completion": 3, "total": 18},
+            "error": None,
+            "duration_ms": 0,
+        },
     )
     first = llm.requests[0].json
     assert first["messages"] == [
@@ -157,9 +180,7 @@ def test_a_tool_that_raises_gives_its_error_to_the_model(llm: FakeOpenAI) -> Non
     result = run_loop(llm, python_tools())
     assert result.output == "could not tell"
     assert result.calls[1]["error"] == "ValueError: no such plan"
-    assert json.loads(tool_messages(llm, 1)[0]["content"]) == {
-        "error": "ValueError: no such plan"
-    }
+    assert json.loads(tool_messages(llm, 1)[0]["content"]) == {"error": "ValueError: no such plan"}
 
 
 def test_a_tool_error_is_given_without_its_type(llm: FakeOpenAI) -> None:
@@ -229,7 +250,9 @@ def test_a_provider_error_mid_loop_ends_the_step_with_the_calls_so_far(llm: Fake
     assert "HTTP 503" in result.error
     assert result.retryable
     assert [(c["kind"], c["error"] is None) for c in result.calls] == [
-        ("model", True), ("tool", True), ("model", False),
+        ("model", True),
+        ("tool", True),
+        ("model", False),
     ]
 
 
@@ -273,8 +296,12 @@ def agent_declaration(provider: ProviderDecl, max_turns: int = 3) -> Declaration
         providers=(provider,),
         agents=(
             AgentDecl(
-                name="triager", team="support", instructions="Triage.",
-                provider=provider.name, tools=("priority_of",), max_turns=max_turns,
+                name="triager",
+                team="support",
+                instructions="Triage.",
+                provider=provider.name,
+                tools=("priority_of",),
+                max_turns=max_turns,
             ),
         ),
         workflows=(
@@ -283,7 +310,9 @@ def agent_declaration(provider: ProviderDecl, max_turns: int = 3) -> Declaration
                 team="support",
                 steps=(
                     StepDecl(
-                        key="triage", handler="agent", agent="triager",
+                        key="triage",
+                        handler="agent",
+                        agent="triager",
                         prompt="Triage {{ input.subject }}",
                         handoffs=(HandoffDecl("default", "complete"),),
                     ),
@@ -301,13 +330,21 @@ def run_in_engine(
     service = memory_service(clock, providers={"openai": openai_factory({})})
     service.toolbox.register("priority_of", lambda plan: "high")
     engine = Engine(
-        service.work, service.view, service.directory, service.providers, clock,
-        slots=service.slots, worker_id="worker-a", lease_grace=timedelta(seconds=1),
+        service.work,
+        service.view,
+        service.directory,
+        service.providers,
+        clock,
+        slots=service.slots,
+        worker_id="worker-a",
+        lease_grace=timedelta(seconds=1),
         toolbox=service.toolbox if worker_has_tools else Toolbox({}),
     )
     projection = WorkProjection(service.work, service.view)
     try:
-        intake = parse_ref("intake", ids_of(service.apply(declaration), "intake")["triage"])
+        intake = parse_ref(
+            "intake", ids_of(service.apply(declaration, OPERATOR), "intake")["triage"]
+        )
         assert intake is not None
         work_id, committed = service.submit(None, intake, payload)
         committed.result(10)
@@ -344,7 +381,9 @@ def test_an_agent_step_on_a_real_server_records_its_calls_with_the_outcome(
     record, item = run_in_engine(agent_declaration(provider), {"subject": "Login"})
     assert record.status == "completed"
     assert [(c["kind"], c.get("result")) for c in record.steps[0].calls] == [
-        ("model", None), ("tool", "high"), ("model", None),
+        ("model", None),
+        ("tool", "high"),
+        ("model", None),
     ]
     assert item.runs[0].calls == record.steps[0].calls
 
@@ -393,7 +432,7 @@ def test_an_agent_on_a_provider_that_cannot_chat_is_refused_when_applied() -> No
     service.toolbox.register("priority_of", lambda plan: "high")
     try:
         with pytest.raises(DeclarationError) as raised:
-            service.apply(agent_declaration(ProviderDecl("basic", "plain")))
+            service.apply(agent_declaration(ProviderDecl("basic", "plain")), OPERATOR)
         assert raised.value.issues == [
             Issue(
                 "agents[0].provider",

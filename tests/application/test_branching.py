@@ -24,6 +24,7 @@ from auxot.application.declarations import (
 )
 from auxot.application.ports import Completion, PromptRequest
 from auxot.application.records import WorkRecord
+from auxot.domain.actor import SYSTEM as OPERATOR
 from auxot.domain.work_item import WorkItem
 from tests.application.builders import declaration, ids_of, memory_service
 from tests.application.test_engine import Harness
@@ -120,7 +121,7 @@ def run(
     payload: dict[str, Any] | None = None,
 ) -> WorkRecord:
     provider = ProviderDecl("offline", "recording", settings={"replies": replies})
-    applied = harness.service.apply(declaration(provider=provider, workflow=workflow))
+    applied = harness.service.apply(declaration(provider=provider, workflow=workflow), OPERATOR)
     work_id = harness.submit(ids_of(applied, "intake")["triage"], payload or {"text": "t"})
     return harness.run_to_the_end(work_id)
 
@@ -289,7 +290,7 @@ def test_a_step_that_may_repair_gets_a_lease_for_two_calls(
 ) -> None:
     provider = ProviderDecl("offline", "recording", settings={"timeout": 5})
     workflow = classify_then_route(HIGH_TO_ESCALATE, DEFAULT_TO_DRAFT, repair=True)
-    applied = harness.service.apply(declaration(provider=provider, workflow=workflow))
+    applied = harness.service.apply(declaration(provider=provider, workflow=workflow), OPERATOR)
     work_id = harness.submit(ids_of(applied, "intake")["triage"], {"text": "t"})
     harness.project()
     started = clock.now()
@@ -310,8 +311,8 @@ def test_a_workflow_with_matches_and_a_schema_reapplies_unchanged(harness: Harne
         repair=True,
     )
     decl = declaration(workflow=workflow)
-    harness.service.apply(decl)
-    again = harness.service.apply(decl)
+    harness.service.apply(decl, OPERATOR)
+    again = harness.service.apply(decl, OPERATOR)
     assert {a.outcome for a in again} == {"unchanged"}
     warnings = next(a for a in again if a.kind == "workflow").extra["warnings"]
     assert warnings == []
@@ -324,7 +325,7 @@ def test_bad_schemas_and_matches_are_refused_with_their_paths(harness: Harness) 
         schema={"type": "object", "properties": {"severity": {"type": "strin"}}},
     )
     with pytest.raises(DeclarationError) as raised:
-        harness.service.apply(declaration(workflow=workflow))
+        harness.service.apply(declaration(workflow=workflow), OPERATOR)
     at = "workflows[0].steps[0]"
     assert [(i.path, i.message) for i in raised.value.issues] == [
         (
@@ -357,7 +358,7 @@ def test_routing_mistakes_are_refused_naming_the_step(harness: Harness) -> None:
         ),
     )
     with pytest.raises(DeclarationError) as raised:
-        harness.service.apply(declaration(workflow=workflow))
+        harness.service.apply(declaration(workflow=workflow), OPERATOR)
     assert [(i.path, i.message) for i in raised.value.issues] == [
         (
             "workflows[0].steps[0]",
@@ -374,7 +375,7 @@ def test_routing_mistakes_are_refused_naming_the_step(harness: Harness) -> None:
 
 def test_apply_warns_about_a_step_that_can_dead_end(harness: Harness) -> None:
     workflow = classify_then_route(HIGH_TO_ESCALATE, HandoffDecl("spam", "draft"))
-    applied = harness.service.apply(declaration(workflow=workflow))
+    applied = harness.service.apply(declaration(workflow=workflow), OPERATOR)
     warnings = next(a for a in applied if a.kind == "workflow").extra["warnings"]
     assert warnings == [
         "step 'classify': can dead-end: it has no 'default' handoff, so a work item whose "

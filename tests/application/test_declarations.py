@@ -19,6 +19,7 @@ from auxot.application.declarations import (
     WorkflowDecl,
 )
 from auxot.application.service import Service
+from auxot.domain.actor import SYSTEM as OPERATOR
 from auxot.domain.identity import workflow_id
 from auxot.domain.workflow import Workflow
 from tests.application.builders import declaration, linear_workflow, memory_service
@@ -43,13 +44,13 @@ def refused(service: Service, wrong: Declaration) -> list[Issue]:
     """Apply ``wrong``, expecting a DeclarationError that saved nothing."""
     before = stored_events(service)
     with pytest.raises(DeclarationError) as raised:
-        service.apply(wrong)
+        service.apply(wrong, OPERATOR)
     assert stored_events(service) == before
     return raised.value.issues
 
 
 def test_a_first_apply_creates_everything(service: Service) -> None:
-    applied = service.apply(declaration(intakes=("triage", "backlog")))
+    applied = service.apply(declaration(intakes=("triage", "backlog")), OPERATOR)
     assert outcomes(applied) == [
         ("team", "support", "created"),
         ("provider", "offline", "created"),
@@ -64,17 +65,17 @@ def test_a_first_apply_creates_everything(service: Service) -> None:
 
 
 def test_applying_the_same_declaration_again_changes_nothing(service: Service) -> None:
-    service.apply(declaration(members=("al",)))
+    service.apply(declaration(members=("al",)), OPERATOR)
     before = stored_events(service)
-    again = service.apply(declaration(members=("al",)))
+    again = service.apply(declaration(members=("al",)), OPERATOR)
     assert {a.outcome for a in again} == {"unchanged"}
     assert stored_events(service) == before
 
 
 def test_a_changed_prompt_records_workflow_version_two(service: Service) -> None:
-    service.apply(declaration())
+    service.apply(declaration(), OPERATOR)
     changed = linear_workflow(prompts=("Classify {{ input.subject }} carefully", "Reply"))
-    applied = service.apply(declaration(workflow=changed))
+    applied = service.apply(declaration(workflow=changed), OPERATOR)
     assert outcomes(applied) == [
         ("team", "support", "unchanged"),
         ("provider", "offline", "unchanged"),
@@ -89,12 +90,12 @@ def test_a_changed_prompt_records_workflow_version_two(service: Service) -> None
 
 
 def test_changed_members_provider_and_intake_are_updates(service: Service) -> None:
-    service.apply(declaration(members=("al",)))
+    service.apply(declaration(members=("al",)), OPERATOR)
     base = declaration(members=("al", "bo"), provider=ProviderDecl("offline", "scripted", 2))
     deactivated = attrs.evolve(
         base, intakes=(IntakeDecl("triage", "triage", "support", active=False),)
     )
-    applied = service.apply(deactivated)
+    applied = service.apply(deactivated, OPERATOR)
     assert [a.outcome for a in applied] == ["updated", "updated", "unchanged", "updated"]
     assert service.directory.teams_by_name["support"].members == ["al", "bo"]
     assert service.directory.providers_by_name["offline"].max_parallel == 2
@@ -114,7 +115,7 @@ def test_dead_ends_are_reported_as_warnings_and_applied(service: Service) -> Non
             StepDecl("b", "wait", "offline"),
         ),
     )
-    applied = service.apply(declaration(workflow=workflow))
+    applied = service.apply(declaration(workflow=workflow), OPERATOR)
     warnings = next(a for a in applied if a.kind == "workflow").extra["warnings"]
     assert warnings == [
         "step 'b': has no handoff: a work item reaching it will fail (dead end)",
@@ -192,7 +193,7 @@ def test_bad_providers_are_refused(service: Service) -> None:
 
 
 def test_one_wrong_part_saves_none_of_the_right_ones(service: Service) -> None:
-    service.apply(declaration())
+    service.apply(declaration(), OPERATOR)
     before = stored_events(service)
     right_and_wrong = Declaration(
         teams=(TeamDecl("support", ("new-member",)), TeamDecl("brand-new")),
@@ -229,13 +230,13 @@ def test_all_issues_are_reported_at_once(service: Service) -> None:
 
 
 def test_declared_names_may_refer_to_what_is_already_stored(service: Service) -> None:
-    service.apply(declaration())
+    service.apply(declaration(), OPERATOR)
     # A later file may declare only a new workflow and intake on the stored team/provider.
     later = Declaration(
         workflows=(linear_workflow(name="escalation"),),
         intakes=(IntakeDecl("escalations", "escalation", "support"),),
     )
-    assert [a.outcome for a in service.apply(later)] == ["created", "created"]
+    assert [a.outcome for a in service.apply(later, OPERATOR)] == ["created", "created"]
 
 
 def test_provider_settings_must_be_plain_data() -> None:
@@ -251,7 +252,7 @@ def test_provider_settings_must_be_plain_data() -> None:
             providers=(ProviderDecl("p", "scripted", settings={"model": date(2024, 1, 1)}),)
         )
         with pytest.raises(DeclarationError) as refused:
-            service.apply(bad)
+            service.apply(bad, OPERATOR)
         assert [i.path for i in refused.value.issues] == ["providers[0].settings"]
         assert service.registry.recorder.max_notification_id() in (None, 0)
     finally:

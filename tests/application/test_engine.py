@@ -24,6 +24,7 @@ from auxot.application.projection import WorkProjection
 from auxot.application.records import WorkRecord, decode_record
 from auxot.application.refs import parse_ref
 from auxot.application.service import Service
+from auxot.domain.actor import SYSTEM as OPERATOR
 from auxot.domain.work_item import RunStatus, Status, WorkItem
 from tests.application.builders import declaration, ids_of, linear_workflow, memory_service
 from tests.support import wait_until
@@ -174,7 +175,7 @@ def harness(clock: ManualClock, gated: GatedProvider) -> Iterator[Harness]:
 
 def apply(harness: Harness, provider: ProviderDecl | None = None, **workflow: Any) -> str:
     applied = harness.service.apply(
-        declaration(provider=provider, workflow=linear_workflow(**workflow))
+        declaration(provider=provider, workflow=linear_workflow(**workflow)), OPERATOR
     )
     return ids_of(applied, "intake")["triage"]
 
@@ -411,7 +412,8 @@ def test_items_waiting_for_a_full_provider_do_not_hold_back_another_provider(
                     IntakeDecl("slow", "slow", "support"),
                     IntakeDecl("fast", "fast", "support"),
                 ),
-            )
+            ),
+            OPERATOR,
         )
         intakes = ids_of(applied, "intake")
         blocked = []

@@ -15,19 +15,20 @@ from eventsourcing.persistence import IntegrityError
 
 from auxot.application.group_commit import Events, GroupCommitter
 from auxot.application.stores import WorkLog
+from auxot.domain.actor import SYSTEM as OPERATOR
 from auxot.domain.definition import COMPLETE, DEFAULT, Definition, Handoff, Step
 from auxot.domain.work_item import WorkItem
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
-DEFINITION = Definition(
-    steps=(Step("only", "prompt", "p", "p", (Handoff(DEFAULT, COMPLETE),)),)
-)
+DEFINITION = Definition(steps=(Step("only", "prompt", "p", "p", (Handoff(DEFAULT, COMPLETE),)),))
 TIMEOUT = 10.0
 
 
 def new_item(item_id: UUID | None = None) -> WorkItem.Received:
     """A new work item, as the intake submits it: its first event."""
-    return WorkItem.received(item_id or uuid4(), uuid4(), uuid4(), 1, DEFINITION, {"n": 1}, AT)
+    return WorkItem.received(
+        item_id or uuid4(), uuid4(), uuid4(), 1, DEFINITION, {"n": 1}, AT, actor=OPERATOR.text
+    )
 
 
 def stored_ids(work: WorkLog) -> list[UUID]:

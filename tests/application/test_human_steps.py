@@ -27,6 +27,7 @@ from auxot.application.lifecycle import Lifecycle
 from auxot.application.records import WorkRecord, decode_record
 from auxot.application.refs import format_ref
 from auxot.application.service import NotFoundError
+from auxot.domain.actor import SYSTEM as OPERATOR
 from auxot.domain.definition import COMPLETE, Definition, Handoff, Step
 from auxot.domain.intake import Intake
 from auxot.domain.work_item import ActorBarredError, NotWaitingError, ReservedConditionError
@@ -64,7 +65,7 @@ def human_declaration(*steps: StepDecl) -> Declaration:
 
 class Human(Harness):
     def start(self, *steps: StepDecl, payload: dict[str, Any] | None = None) -> UUID:
-        applied = self.service.apply(human_declaration(*steps))
+        applied = self.service.apply(human_declaration(*steps), OPERATOR)
         work_id = self.submit(ids_of(applied, "intake")["triage"], payload or {"customer": "Acme"})
         self.advance(work_id)
         return work_id
@@ -293,7 +294,7 @@ def test_a_wrong_human_step_is_refused_with_its_path(
     human: Human, step: StepDecl, path: str, message: str
 ) -> None:
     with pytest.raises(DeclarationError) as raised:
-        human.service.apply(human_declaration(DRAFT, step))
+        human.service.apply(human_declaration(DRAFT, step), OPERATOR)
     issues = [(i.path, i.message) for i in raised.value.issues]
     assert len(issues) == 1, issues  # one problem, said once
     assert issues[0][0] == f"workflows[0].{path}"
@@ -307,7 +308,8 @@ def test_a_timeout_handoff_without_a_timeout_is_a_warning(human: Human) -> None:
             review(
                 handoffs=(HandoffDecl("timeout", "complete"), HandoffDecl("approved", "complete"))
             ),
-        )
+        ),
+        OPERATOR,
     )
     workflow = next(a for a in applied if a.kind == "workflow")
     assert (
@@ -319,11 +321,11 @@ def test_a_timeout_handoff_without_a_timeout_is_a_warning(human: Human) -> None:
 def test_a_human_step_that_no_person_can_move_on_is_refused(human: Human) -> None:
     declaration = human_declaration(DRAFT, review(handoffs=(HandoffDecl("timeout", "complete"),)))
     with pytest.raises(DeclarationError, match="an item would wait forever"):
-        human.service.apply(declaration)
+        human.service.apply(declaration, OPERATOR)
 
 
 def test_team_admins_are_declared_and_updated(human: Human) -> None:
-    human.service.apply(human_declaration(DRAFT, review()))
+    human.service.apply(human_declaration(DRAFT, review()), OPERATOR)
     assert human.service.directory.teams_by_name["support"].admins == ["boss"]
     again = human_declaration(DRAFT, review())
     changed = Declaration(
@@ -332,9 +334,13 @@ def test_team_admins_are_declared_and_updated(human: Human) -> None:
         workflows=again.workflows,
         intakes=again.intakes,
     )
-    assert [a.outcome for a in human.service.apply(changed) if a.kind == "team"] == ["updated"]
+    assert [a.outcome for a in human.service.apply(changed, OPERATOR) if a.kind == "team"] == [
+        "updated"
+    ]
     assert human.service.directory.teams_by_name["support"].admins == ["boss", "zoe"]
-    assert [a.outcome for a in human.service.apply(changed) if a.kind == "team"] == ["unchanged"]
+    assert [a.outcome for a in human.service.apply(changed, OPERATOR) if a.kind == "team"] == [
+        "unchanged"
+    ]
 
 
 def test_cancelling_an_item_withdraws_its_waiting_task(human: Human) -> None:
@@ -363,7 +369,7 @@ def test_an_item_that_cannot_start_fails_alone_and_the_rest_run(
         steps=(Step("wait", "human", timeout=10**12, handoffs=(Handoff("approved", COMPLETE),)),)
     )
     registry = human.service.registry
-    human.service.apply(human_declaration(DRAFT, review(assignee="ann")))
+    human.service.apply(human_declaration(DRAFT, review(assignee="ann")), OPERATOR)
     team = human.service.directory.teams_by_name["support"].id
     workflow = Workflow._create(  # the command would refuse it now: bypass it, as history
         Workflow.Registered,

@@ -20,6 +20,7 @@ from auxot.application.keys import (
     hash_secret,
 )
 from auxot.application.service import Service
+from auxot.domain.actor import SYSTEM as OPERATOR
 from auxot.domain.api_key import ApiKey
 from auxot.domain.identity import team_id
 from tests.application.builders import memory_service
@@ -34,7 +35,8 @@ def service(clock: ManualClock) -> Iterator[Service]:
         Declaration(
             teams=(TeamDecl("support", ("al", "bo")), TeamDecl("ops", ("al",))),
             providers=(ProviderDecl("offline", "scripted"),),
-        )
+        ),
+        OPERATOR,
     )
     yield service
     service.close()
@@ -42,7 +44,7 @@ def service(clock: ManualClock) -> Iterator[Service]:
 
 @pytest.fixture
 def team_key(service: Service) -> IssuedKey:
-    return service.create_key("team", "support")
+    return service.create_key("team", "support", OPERATOR)
 
 
 def parts(key: str) -> tuple[str, str, str]:
@@ -69,7 +71,7 @@ def test_a_team_key_stands_for_its_team(service: Service, team_key: IssuedKey) -
 def test_a_user_key_stands_for_the_teams_listing_the_user(
     service: Service, user: str, teams: set[object]
 ) -> None:
-    issued = service.create_key("user", user)
+    issued = service.create_key("user", user, OPERATOR)
     caller = service.authenticate(issued.key)
     assert caller is not None
     assert (caller.kind, caller.owner, caller.teams) == ("user", user, frozenset(teams))
@@ -83,7 +85,7 @@ def test_the_key_format_is_kind_id_secret(team_key: IssuedKey) -> None:
 
 def test_a_team_key_for_an_unknown_team_is_refused(service: Service) -> None:
     with pytest.raises(UnknownTeamError, match="nowhere"):
-        service.create_key("team", "nowhere")
+        service.create_key("team", "nowhere", OPERATOR)
 
 
 # -- keys that do not authenticate ------------------------------------------------------
@@ -117,7 +119,7 @@ def test_an_unknown_key_id_does_not_authenticate(service: Service, team_key: Iss
 
 
 def test_a_wrong_secret_does_not_authenticate(service: Service, team_key: IssuedKey) -> None:
-    other = service.create_key("team", "support")
+    other = service.create_key("team", "support", OPERATOR)
     kind, key_id, _ = parts(team_key.key)
     assert service.authenticate(f"{kind}.{key_id}.{parts(other.key)[2]}") is None
 
@@ -125,20 +127,20 @@ def test_a_wrong_secret_does_not_authenticate(service: Service, team_key: Issued
 def test_the_kind_prefix_must_match_the_key(service: Service, team_key: IssuedKey) -> None:
     _, key_id, secret = parts(team_key.key)
     assert service.authenticate(f"user.{key_id}.{secret}") is None
-    user_key = service.create_key("user", "al")
+    user_key = service.create_key("user", "al", OPERATOR)
     _, user_id, user_secret = parts(user_key.key)
     assert service.authenticate(f"team.{user_id}.{user_secret}") is None
 
 
 def test_a_revoked_key_does_not_authenticate(service: Service, team_key: IssuedKey) -> None:
-    assert service.revoke_key(team_key.id) is True
+    assert service.revoke_key(team_key.id, OPERATOR) is True
     assert service.authenticate(team_key.key) is None
-    assert service.revoke_key(team_key.id) is True  # revoking again is harmless
+    assert service.revoke_key(team_key.id, OPERATOR) is True  # revoking again is harmless
 
 
 def test_revoking_what_is_not_a_key_reports_false(service: Service) -> None:
-    assert service.revoke_key(uuid4()) is False
-    assert service.revoke_key(SUPPORT) is False  # a team's id, not a key's
+    assert service.revoke_key(uuid4(), OPERATOR) is False
+    assert service.revoke_key(SUPPORT, OPERATOR) is False  # a team's id, not a key's
 
 
 def test_an_expired_key_does_not_authenticate(service: Service, clock: ManualClock) -> None:
@@ -165,7 +167,7 @@ def test_another_directory_on_the_same_store_sees_a_new_key_after_refresh(
 ) -> None:
     other = Directory(service.registry)
     other.refresh()
-    issued = service.create_key("team", "support")
+    issued = service.create_key("team", "support", OPERATOR)
     assert other.key(issued.id) is None
     assert other.refresh() == 1
     assert other.key(issued.id) is not None
@@ -175,7 +177,7 @@ def test_another_directory_on_the_same_store_sees_a_new_key_after_refresh(
 def test_authenticate_refreshes_a_directory_on_a_miss(service: Service, clock: ManualClock) -> None:
     other = Directory(service.registry)
     other.refresh()
-    issued = service.create_key("user", "al")
+    issued = service.create_key("user", "al", OPERATOR)
     caller = authenticate(other, clock, issued.key)
     assert caller is not None
     assert caller.teams == frozenset({SUPPORT, OPS})
@@ -186,7 +188,7 @@ def test_another_directory_sees_a_revocation_after_refresh(
 ) -> None:
     other = Directory(service.registry)
     other.refresh()
-    service.revoke_key(team_key.id)
+    service.revoke_key(team_key.id, OPERATOR)
     other.refresh()
     assert authenticate(other, clock, team_key.key) is None
 
@@ -195,8 +197,11 @@ def test_another_directory_sees_a_revocation_after_refresh(
 
 
 def test_only_the_hash_of_a_secret_is_stored(service: Service) -> None:
-    issued = [service.create_key("team", "support"), service.create_key("user", "al")]
-    service.revoke_key(issued[0].id)
+    issued = [
+        service.create_key("team", "support", OPERATOR),
+        service.create_key("user", "al", OPERATOR),
+    ]
+    service.revoke_key(issued[0].id, OPERATOR)
     stored = [
         n.state for n in service.registry.recorder.select_notifications(start=1, limit=10_000)
     ]
@@ -224,7 +229,7 @@ def test_the_authenticator_forgets_on_any_registry_change(
 ) -> None:
     authenticator = Authenticator(service.directory, service.clock)
     assert authenticator(team_key.key) is not None
-    service.revoke_key(team_key.id)  # refreshes the directory: its position moves
+    service.revoke_key(team_key.id, OPERATOR)  # refreshes the directory: its position moves
     assert authenticator(team_key.key) is None
 
 
@@ -255,7 +260,7 @@ def test_the_authenticator_never_remembers_failures_and_stays_bounded(
     for n in range(50):
         assert authenticator(f"{kind}.{key_id}.wrong{n}") is None
     assert authenticator._known == {}
-    other = service.create_key("team", "support")
+    other = service.create_key("team", "support", OPERATOR)
     for presented in (team_key.key, other.key, team_key.key):
         assert authenticator(presented) is not None
     assert len(authenticator._known) <= 2

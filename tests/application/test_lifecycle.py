@@ -19,10 +19,11 @@ from auxot.application.declarations import (
 )
 from auxot.application.engine import Engine
 from auxot.application.keys import Caller
-from auxot.application.lifecycle import ConflictError, Lifecycle, actor_of
+from auxot.application.lifecycle import ConflictError, Lifecycle
 from auxot.application.records import decode_record
 from auxot.application.refs import format_ref, parse_ref
 from auxot.application.service import NotFoundError
+from auxot.domain.actor import SYSTEM as OPERATOR
 from auxot.domain.identity import team_id, workflow_id
 from auxot.domain.work_item import Status, WorkItem
 from tests.application import test_engine
@@ -133,7 +134,8 @@ def test_held_items_are_left_out_of_the_due_query_and_do_not_block_other_workflo
                     IntakeDecl("held", "held", "support"),
                     IntakeDecl("free", "free", "support"),
                 ),
-            )
+            ),
+            OPERATOR,
         )
         intakes = ids_of(applied, "intake")
         Lifecycle(service).pause(None, workflow_id("support", "held"))
@@ -224,7 +226,7 @@ def test_a_received_event_recorded_before_reruns_existed_still_reads() -> None:
     """Events stored by earlier releases have no ``rerun_of``."""
     service = memory_service()
     try:
-        service.apply(declaration())
+        service.apply(declaration(), OPERATOR)
         workflow = service.directory.workflow(TRIAGE)
         assert workflow is not None
         item = WorkItem.receive(
@@ -258,7 +260,7 @@ def test_a_cancelled_pending_item_never_starts(harness: Harness, gated: GatedPro
     record = decode_record(lifecycle(harness).cancel(who, work_id))
     assert (record.status, record.cancelled_by, record.current_step) == (
         "cancelled",
-        actor_of(who),
+        who.actor.text,
         None,
     )
     assert record.completed_at is not None
@@ -332,9 +334,9 @@ def test_a_rerun_saves_both_items_or_neither(harness: Harness) -> None:
     saved: list[tuple[UUID, ...]] = []
     original = harness.service.work.save
 
-    def spy(*aggregates: WorkItem) -> object:
+    def spy(*aggregates: WorkItem, **kwargs: object) -> object:
         saved.append(tuple(a.id for a in aggregates))
-        return original(*aggregates)
+        return original(*aggregates, **kwargs)  # type: ignore[arg-type]
 
     harness.service.work.save = spy  # type: ignore[assignment,method-assign]
     new = lifecycle(harness).rerun(None, old)

@@ -15,6 +15,7 @@ from auxot.adapters.clock import ManualClock
 from auxot.application.declarations import ProviderDecl
 from auxot.application.records import WorkRecord
 from auxot.application.retry_declarations import RetryDecl
+from auxot.domain.actor import SYSTEM as OPERATOR
 from auxot.domain.identity import workflow_id
 from auxot.domain.retry import RetryPolicy
 from auxot.entrypoints.workflow_file import load_declaration
@@ -38,7 +39,7 @@ def apply(
     steps = tuple(attrs.evolve(step, retry=retry) for step in workflow.steps)
     provider = ProviderDecl("offline", "scripted", max_parallel, settings)
     applied = harness.service.apply(
-        declaration(provider=provider, workflow=attrs.evolve(workflow, steps=steps))
+        declaration(provider=provider, workflow=attrs.evolve(workflow, steps=steps)), OPERATOR
     )
     return ids_of(applied, "intake")["triage"]
 
@@ -177,7 +178,7 @@ intakes:
 
 
 def test_the_workflow_file_form_of_a_policy(harness: Harness, clock: ManualClock) -> None:
-    applied = harness.service.apply(load_declaration(WORKFLOW_FILE))
+    applied = harness.service.apply(load_declaration(WORKFLOW_FILE), OPERATOR)
     work_id = harness.submit(ids_of(applied, "intake")["triage"], {})
     record = run_to_the_end(harness, work_id, clock)
     assert record.status == "completed"

@@ -17,6 +17,7 @@ from auxot.application.projection import WorkProjection
 from auxot.application.records import WorkRecord, decode_record
 from auxot.application.refs import format_ref, parse_ref
 from auxot.application.service import Service
+from auxot.domain.actor import SYSTEM as OPERATOR
 from auxot.domain.identity import team_id
 from auxot.domain.work_item import Status
 from tests.application.builders import declaration, ids_of, memory_service
@@ -34,7 +35,7 @@ def service(clock: ManualClock) -> Iterator[Service]:
 
 @pytest.fixture
 def intakes(service: Service) -> dict[str, UUID]:
-    applied = service.apply(declaration(intakes=("triage", "other")))
+    applied = service.apply(declaration(intakes=("triage", "other")), OPERATOR)
     return {name: _id("intake", ref) for name, ref in ids_of(applied, "intake").items()}
 
 
@@ -132,7 +133,7 @@ def test_work_of_a_deactivated_intake_is_not_found(
 ) -> None:
     work_id = submit(service, intakes["triage"])
     deactivated = IntakeDecl("triage", "triage", "support", active=False)
-    service.apply(attrs.evolve(declaration(), intakes=(deactivated,)))
+    service.apply(attrs.evolve(declaration(), intakes=(deactivated,)), OPERATOR)
     with pytest.raises(NotFoundError):
         service.work_record(None, intakes["triage"], work_id)
 
@@ -189,7 +190,7 @@ def test_another_process_reads_work_of_an_intake_created_moments_ago(sqlite_url:
     first, second = (bootstrap(Settings(database_url=sqlite_url)) for _ in range(2))
     try:
         second.directory.refresh()
-        applied = first.apply(declaration())
+        applied = first.apply(declaration(), OPERATOR)
         intake = _id("intake", ids_of(applied, "intake")["triage"])
         work_id = submit(first, intake)
         record = decode_record(second.work_record(None, intake, work_id))

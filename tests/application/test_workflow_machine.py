@@ -28,6 +28,7 @@ from auxot.application.declarations import (
     WorkflowDecl,
 )
 from auxot.application.lifecycle import Lifecycle
+from auxot.domain.actor import SYSTEM as OPERATOR
 from auxot.domain.definition import COMPLETE
 from auxot.domain.identity import workflow_id
 from auxot.domain.work_item import RunStatus, Status, WorkItem, WorkItemError
@@ -81,7 +82,7 @@ class WorkflowMachine(RuleBasedStateMachine):
         self.harness = Harness(
             memory_service(self.clock, providers={"gated": self.gated.factory}), self.clock
         )
-        applied = self.harness.service.apply(DESK)
+        applied = self.harness.service.apply(DESK, OPERATOR)
         self.intake = next(a.id for a in applied if a.kind == "intake")
         self.workflow = workflow_id("support", "desk")
         self.lifecycle = Lifecycle(self.harness.service)

@@ -173,7 +173,7 @@ class HumanStepMachine(RuleBasedStateMachine):
         act()
         new = self.collect()
         assert type(new[0]) is WorkItem.HumanActed
-        assert (new[0].step, new[0].actor, new[0].condition) == (step.key, actor, condition)
+        assert (new[0].step, new[0].person, new[0].condition) == (step.key, actor, condition)
         self.check_route(step, condition, new)
         assert self.item.waiting is None
         run = self.item.human_runs[-1]
@@ -335,9 +335,15 @@ def review_definition(**review: Any) -> Definition:
     return Definition(
         steps=(
             Step("draft", "prompt", "draft", "p", (Handoff(DEFAULT, "review"),)),
-            Step("review", "human", handoffs=(
-                Handoff("approved", COMPLETE), Handoff("rejected", "draft"),
-            ), **review),
+            Step(
+                "review",
+                "human",
+                handoffs=(
+                    Handoff("approved", COMPLETE),
+                    Handoff("rejected", "draft"),
+                ),
+                **review,
+            ),
         )
     )
 

@@ -3,12 +3,14 @@ that receiving the item records."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import uuid4
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from auxot.domain.actor import Actor
 from auxot.domain.definition import COMPLETE, DEFAULT, Definition, Handoff, Step
 from auxot.domain.work_item import Status, WorkItem
 
@@ -24,9 +26,10 @@ json_values = st.recursive(
 def test_the_receipt_is_the_event_receiving_records(payload: dict, version: int) -> None:
     ids = uuid4(), uuid4(), uuid4()
     at = datetime(2026, 12, 1, tzinfo=UTC)
-    receipt = WorkItem.received(*ids, version, DEFINITION, payload, at)
+    actor = Actor.team("support", uuid4()).text
+    receipt = WorkItem.received(*ids, version, DEFINITION, payload, at, actor=actor)
     [recorded] = WorkItem.receive(*ids, version, DEFINITION, payload, at).collect_events()
-    assert receipt == recorded
+    assert receipt == replace(recorded, actor=actor)  # as the application stamps it
     item = receipt.mutate(None)
     assert isinstance(item, WorkItem)
     assert (item.id, item.version, item.status) == (ids[0], 1, Status.PENDING)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from auxot.application.declarations import DeclarationError
+from auxot.domain.actor import SYSTEM as OPERATOR
 from auxot.domain.identity import workflow_id
 from auxot.entrypoints.workflow_file import WorkflowFileError, load_declaration, locate
 from tests.application.builders import memory_service
@@ -42,7 +43,7 @@ def test_a_timeout_is_seconds_or_a_duration(written: str, seconds: int) -> None:
     assert declaration.teams[0].admins == ("lead",)
     service = memory_service()
     try:
-        service.apply(declaration)
+        service.apply(declaration, OPERATOR)
         assert service.directory.teams_by_name["support"].admins == ["lead"]
         workflow = service.directory.workflow(workflow_id("support", "Reviewed"))
         assert workflow is not None
@@ -72,7 +73,7 @@ def test_a_timeout_that_is_not_a_duration_names_its_line() -> None:
     service = memory_service()
     try:
         with pytest.raises(DeclarationError) as raised:
-            service.apply(load_declaration(text))
+            service.apply(load_declaration(text), OPERATOR)
     finally:
         service.close()
     located = str(locate(text, "f.yaml", raised.value))

@@ -87,7 +87,13 @@ class Admin:
         elif not (caller.kind == "user" and caller.owner == owner):
             raise ForbiddenError("a user key can only be created by that user's own key")
         issued = issue_key(
-            self._registry, self._directory, self._clock, self._ids, kind=kind, owner=owner
+            self._registry,
+            self._directory,
+            self._clock,
+            self._ids,
+            kind=kind,
+            owner=owner,
+            actor=caller.actor,
         )
         self._directory.refresh()
         return issued
@@ -95,7 +101,7 @@ class Admin:
     def revoke_key(self, caller: Caller, id: UUID) -> ApiKey:
         key = self._directory.key(id)
         key = _visible(key, key is not None and _manages(caller, key))
-        revoke_key(self._registry, self._clock, id)
+        revoke_key(self._registry, self._clock, id, caller.actor)
         self._directory.refresh()
         revoked = self._directory.key(id)
         assert revoked is not None

@@ -23,6 +23,7 @@ from auxot.application.refs import format_ref
 from auxot.application.retry_declarations import RetryDecl, retry_issues, retry_policy
 from auxot.application.stores import Registry
 from auxot.application.tools import Toolbox, ToolSchemaError, check_parameters
+from auxot.domain.actor import Actor
 from auxot.domain.agent import DEFAULT_MAX_TURNS, Agent
 from auxot.domain.conditions import MatchError, parse_match
 from auxot.domain.definition import Definition, Handler, Handoff, Step
@@ -183,16 +184,17 @@ def apply_declaration(
     providers: ProviderPool,
     clock: Clock,
     declaration: Declaration,
+    actor: Actor,
     toolbox: Toolbox | None = None,
     *,
     urls: OutboundUrls,
     new_secret: Callable[[], str],
 ) -> list[Applied]:
-    """Create or update what ``declaration`` names; raise DeclarationError, having saved
-    nothing, when any part of it is wrong. ``toolbox`` knows the tool kinds and the
-    Python tools registered in this process (without it, no tool may be declared);
-    ``urls`` judges the callback and tool URLs (resolving their hosts); ``new_secret``
-    makes an intake's signing secret."""
+    """Create or update what ``declaration`` names, as ``actor``; raise DeclarationError,
+    having saved nothing, when any part of it is wrong. ``toolbox`` knows the tool kinds
+    and the Python tools registered in this process (without it, no tool may be
+    declared); ``urls`` judges the callback and tool URLs (resolving their hosts);
+    ``new_secret`` makes an intake's signing secret."""
     issues = _agent_issues(registry, providers, toolbox or Toolbox({}), declaration)
     issues += _url_issues(declaration, urls)
     try:
@@ -310,7 +312,7 @@ def apply_declaration(
         settle("intake", i.name, intake, created, workflow=i.workflow, team=i.team, **shown)
 
     if changed:
-        registry.save(*changed)
+        registry.save(*changed, actor=actor)
     return applied
 
 

@@ -64,7 +64,7 @@ def define(service: Service, caller: Caller, declaration: Definable, *, at: UUID
         raise ForbiddenError(f"only team '{team.name}' itself or its admins may change this")
     if isinstance(declaration, WorkflowDecl):
         _check_people(service, caller, declaration)
-    [applied] = service.apply(_declaration(declaration))
+    [applied] = service.apply(_declaration(declaration), caller.actor)
     return applied
 
 

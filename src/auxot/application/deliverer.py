@@ -31,6 +31,7 @@ from auxot.application.signing_secrets import signing_secrets
 from auxot.application.step_threads import StepThreads
 from auxot.application.stores import Registry, WorkLog
 from auxot.domain import callback
+from auxot.domain.actor import Actor
 from auxot.domain.callback import AttemptResult, CallbackAttempt, CallbackError
 from auxot.domain.callback_schedule import DEFAULT_SCHEDULE, CallbackSchedule
 from auxot.domain.intake import Intake
@@ -67,6 +68,7 @@ class Deliverer:
         self._sender = sender
         self._clock = clock
         self.deliverer_id = deliverer_id
+        self._actor = Actor.worker(deliverer_id)  # whose events the deliverer's are
         self._schedule = schedule
         # The claim outlives the longest a send may take (its timeout) by a grace.
         self._lease = timedelta(seconds=timeout) + lease_grace
@@ -132,7 +134,7 @@ class Deliverer:
             attempt = callback.start_attempt(
                 item, self.deliverer_id, self._lease, self._clock.now()
             )
-            self._work.save(item)
+            self._work.save(item, actor=self._actor)
         except (AggregateNotFoundError, CallbackError):
             return None  # the view is behind: delivered, or not due any more
         except RecordConflictError:
@@ -176,7 +178,7 @@ class Deliverer:
                 callback.record_outcome(
                     item, attempt, result, self._schedule, self._jitter(), self._clock.now()
                 )
-                self._work.save(item)
+                self._work.save(item, actor=self._actor)
             except callback.StaleCallbackAttemptError:
                 log.warning("dropped a late callback outcome for %s", format_ref("work", work_id))
                 return
@@ -196,7 +198,7 @@ class Deliverer:
             try:
                 intake = self._registry.get(Intake, intake_id)
                 intake.disable_callback(delivery.url, self._clock.now())
-                self._registry.save(intake)
+                self._registry.save(intake, actor=self._actor)
             except RecordConflictError:
                 continue
             except AggregateNotFoundError:

@@ -15,12 +15,13 @@ from eventsourcing.application import AggregateNotFoundError
 
 from auxot.application.delivery_records import DeliveryRecord, delivery_record
 from auxot.application.keys import Caller
-from auxot.application.lifecycle import ConflictError, Lifecycle, actor_of
+from auxot.application.lifecycle import ConflictError, Lifecycle
 from auxot.application.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor
 from auxot.application.refs import parse_ref
 from auxot.application.saving import retrying
 from auxot.application.service import NotFoundError, Service
 from auxot.domain import callback
+from auxot.domain.actor import SYSTEM, Actor
 from auxot.domain.callback import CallbackError, DeliveryStatus
 from auxot.domain.work_item import WorkItem
 
@@ -35,6 +36,7 @@ def delivery_work_id(delivery_id: str) -> UUID | None:
 @attrs.frozen
 class Deliveries:
     service: Service
+    local: Actor = SYSTEM  # who acts for a caller of None (the CLI's user, or system)
 
     def page(
         self, caller: Caller | None, status: str | None, limit: int, cursor: str | None
@@ -72,13 +74,15 @@ class Deliveries:
             raise NotFoundError("delivery")
         self._visible_item(caller, work_id)
 
+        actor = self.local if caller is None else caller.actor
+
         def attempt() -> WorkItem:
             item = self.service.work.item(work_id)
             try:
-                callback.request_redelivery(item, actor_of(caller), self.service.clock.now())
+                callback.request_redelivery(item, actor.text, self.service.clock.now())
             except CallbackError as exc:
                 raise ConflictError(str(exc)) from None
-            self.service.work.save(item)
+            self.service.work.save(item, actor=actor)
             return item
 
         item = retrying(attempt)

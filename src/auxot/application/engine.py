@@ -40,6 +40,7 @@ from auxot.application.refs import format_ref
 from auxot.application.step_threads import StepThreads
 from auxot.application.stores import WorkLog
 from auxot.application.tools import Toolbox
+from auxot.domain.actor import Actor
 from auxot.domain.agent import Agent
 from auxot.domain.definition import Definition, Step
 from auxot.domain.provider import Provider as ProviderRecord
@@ -89,7 +90,8 @@ class Engine:
         self._running: set[UUID] = set()  # claimed (or being claimed) by this engine
         self._waiting: dict[UUID, str] = {}  # due items known to wait for a full provider
         self._max_pages = max_pages
-        self._human = HumanSteps(work, directory, on_recorded)
+        self._actor = Actor.worker(worker_id)
+        self._human = HumanSteps(work, directory, on_recorded, self._actor)
         self._agents = AgentSteps(directory, providers, toolbox or Toolbox({}), monotonic)
 
     def dispatch(self) -> int:
@@ -199,7 +201,7 @@ class Engine:
             return 0
         try:
             run = item.start_step(self.worker_id, lease, now)
-            self._work.save(item)
+            self._work.save(item, actor=self._actor)
         except RecordConflictError:
             self._give_back(work_id, provider.name, holder)  # another worker claimed it first
             return 0
@@ -348,7 +350,7 @@ class Engine:
             return
         try:
             change()
-            self._work.save(item)
+            self._work.save(item, actor=self._actor)
         except RecordConflictError:
             # The lease ran out and another worker took the step over: its outcome counts.
             log.warning("dropped a late outcome for %s", format_ref("work", item.id))

@@ -22,6 +22,7 @@ from auxot.application.directory import Directory
 from auxot.application.keys import Caller
 from auxot.application.ports import Clock, WorkRow, WorkView
 from auxot.application.stores import WorkLog
+from auxot.domain.actor import Actor
 from auxot.domain.definition import Step
 from auxot.domain.durations import Duration, parse_duration
 from auxot.domain.human_steps import MAX_TIMEOUT_SECONDS, is_human
@@ -100,9 +101,10 @@ class HumanSteps:
     """What the engine does with an item whose current step is a human step."""
 
     def __init__(
-        self, work: WorkLog, directory: Directory, on_recorded: Callable[[], None]
+        self, work: WorkLog, directory: Directory, on_recorded: Callable[[], None], actor: Actor
     ) -> None:
         self._work = work
+        self._actor = actor
         self._directory = directory
         self._on_recorded = on_recorded
 
@@ -129,7 +131,7 @@ class HumanSteps:
     def _record(self, item: WorkItem, change: Callable[[], object]) -> None:
         try:
             change()
-            self._work.save(item)
+            self._work.save(item, actor=self._actor)
         except RecordConflictError:
             log.debug("someone else moved %s first", item.id)  # a person acted, or a worker
             return
@@ -223,7 +225,7 @@ def complete_step(
         now = clock.now()
         item.act(step_key, caller.owner, condition, definition, now, note=note, output=output)
         try:
-            work.save(item)
+            work.save(item, actor=caller.actor)
         except RecordConflictError:
             continue
         return item

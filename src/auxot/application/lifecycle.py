@@ -20,9 +20,9 @@ from auxot.application.errors import ForbiddenError
 from auxot.application.keys import Caller
 from auxot.application.ports import WorkRow
 from auxot.application.records import encode_record
-from auxot.application.refs import format_ref
 from auxot.application.saving import retrying
 from auxot.application.service import NotFoundError, Service
+from auxot.domain.actor import SYSTEM, Actor
 from auxot.domain.work_item import WorkItem, WorkItemError
 from auxot.domain.workflow import Workflow
 
@@ -51,16 +51,15 @@ class VersionSummary:
     steps: tuple[str, ...]
 
 
-def actor_of(caller: Caller | None) -> str:
-    """Who acted, for the history: the key's id and whom it stands for (never a secret)."""
-    if caller is None:
-        return "local"
-    return f"{format_ref('key', caller.key_id)} ({caller.kind} {caller.owner})"
-
-
 @attrs.frozen
 class Lifecycle:
     service: Service
+    local: Actor = SYSTEM
+    """Who acts for a caller of None: the user at the command line, or the embedding
+    application (``system``)."""
+
+    def actor(self, caller: Caller | None) -> Actor:
+        return self.local if caller is None else caller.actor
 
     # -- workflows ----------------------------------------------------------------------
 
@@ -106,7 +105,7 @@ class Lifecycle:
         def attempt() -> Workflow:
             workflow = registry.get(Workflow, workflow_id)
             if change(workflow, self.service.clock.now()):
-                registry.save(workflow)
+                registry.save(workflow, actor=self.actor(caller))
             return workflow
 
         workflow = retrying(attempt)
@@ -169,7 +168,7 @@ class Lifecycle:
         already ended. A step in flight is not interrupted, but its outcome is dropped."""
         self._visible_row(caller, work_id)
         work = self.service.work
-        by = actor_of(caller)
+        by = self.actor(caller).text  # the record's cancelled_by
 
         def attempt() -> WorkItem:
             item = work.item(work_id)
@@ -177,7 +176,7 @@ class Lifecycle:
                 item.cancel(by, self.service.clock.now())
             except WorkItemError as exc:
                 raise ConflictError(str(exc)) from None
-            work.save(item)
+            work.save(item, actor=self.actor(caller))
             return item
 
         item = retrying(attempt)
@@ -206,7 +205,7 @@ class Lifecycle:
                 )
             except WorkItemError as exc:
                 raise ConflictError(str(exc)) from None
-            work.save(old, new)
+            work.save(old, new, actor=self.actor(caller))
             return new
 
         new = retrying(attempt)

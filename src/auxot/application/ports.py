@@ -272,6 +272,73 @@ class WorkView(Protocol):
     def max_tracking_id(self, application_name: str) -> int | None: ...
 
 
+@attrs.frozen
+class AuditRow:
+    """One line of the audit log: an administrative change or a person's (or key's)
+    action, with the event it comes from (``stream``, ``version``)."""
+
+    stream: UUID
+    version: int
+    at: datetime
+    actor: str
+    """Whom the actor stands for: ``user:ann``, ``team:support``, ``cli:root``."""
+    key_id: UUID | None
+    team_id: UUID | None
+    """The team whose resource it is; None for operator-only ones (providers, tools,
+    user keys), which only the command line shows."""
+    resource: str
+    action: str
+    details: bytes
+    """The event's data as JSON, without large payloads (inputs, outputs, definitions)."""
+
+    @property
+    def position(self) -> tuple[datetime, UUID, int]:
+        return (self.at, self.stream, self.version)
+
+
+@attrs.frozen
+class AuditQuery:
+    teams: frozenset[UUID] | None
+    """Rows of these teams only; None for every row (the operator)."""
+    limit: int
+    actor: str | None = None
+    """A principal (``user:ann``) or a key (``key:<uuid>``)."""
+    resource: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    """Rows with ``since <= at < until``."""
+    after: tuple[datetime, UUID, int] | None = None
+    """The position of the last row of the previous page."""
+
+    @property
+    def actor_key(self) -> UUID | None:
+        """The key an ``actor`` filter names (``key:<uuid>`` or ``key_<hex>``); None when
+        it names a principal. A malformed key names the nil UUID: no row matches."""
+        if self.actor is None or not self.actor.startswith(("key:", "key_")):
+            return None
+        try:
+            return UUID(self.actor[4:])
+        except ValueError:
+            return UUID(int=0)
+
+
+class AuditView(Protocol):
+    """The audit log read model, in time order, kept by a tracked projection. ``save``
+    writes rows and a tracking position in one transaction (``IntegrityError`` when that
+    position was recorded already); rows already there are left as they are."""
+
+    def save(self, rows: Sequence[AuditRow], tracking: Tracking) -> None: ...
+
+    def query(self, query: AuditQuery) -> list[AuditRow]: ...
+
+    def max_tracking_id(self, application_name: str) -> int | None: ...
+
+    def reset(self, application_names: Collection[str]) -> None:
+        """Forget every row and the tracking positions of ``application_names``."""
+        ...
+
+
 class ProviderSlots(Protocol):
     """Places on each provider, shared by every worker process on one database: a
     provider's ``max_parallel`` holds across all of them.

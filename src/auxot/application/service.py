@@ -16,6 +16,7 @@ import attrs
 from eventsourcing.application import AggregateNotFoundError
 
 from auxot.application.admin import Admin
+from auxot.application.audit import AuditProjection
 from auxot.application.declarations import Applied, Declaration, apply_declaration
 from auxot.application.directory import Directory
 from auxot.application.errors import NotFoundError as NotFoundError  # re-exported
@@ -23,6 +24,7 @@ from auxot.application.group_commit import GroupCommitter
 from auxot.application.human_steps import TaskNotFoundError, complete_step, tasks_of
 from auxot.application.idempotency import InFlight
 from auxot.application.keys import (
+    LOCAL_KEY,
     Authenticator,
     Caller,
     IssuedKey,
@@ -46,6 +48,7 @@ from auxot.application.signing_secrets import new_signing_secret
 from auxot.application.stores import Registry, WorkLog
 from auxot.application.tools import Toolbox
 from auxot.application.worker import Worker
+from auxot.domain.actor import SYSTEM, Actor
 from auxot.domain.intake import Intake
 from auxot.domain.work_item import Status, WorkItem
 
@@ -65,6 +68,7 @@ class Service:
     slots: ProviderSlots  # shared by every engine on the database
     urls: OutboundUrls  # the rule for callback and tool URLs users give
     deliveries: DeliveryView  # the callback deliveries read model
+    audit: AuditProjection
     toolbox: Toolbox = attrs.field(factory=lambda: Toolbox({}))
     in_flight: InFlight = attrs.field(factory=InFlight)  # keyed submissions being recorded
     chains: Sequence[ChainedLog] = ()  # the logs' hash chains; none on memory://
@@ -107,6 +111,7 @@ class Service:
             definition=workflow.current,
             input=input,
             at=self.clock.now(),
+            actor=SYSTEM.text if caller is None else caller.actor.text,
             idempotency_key=idempotency_key,
             request_digest=request_digest,
             callback_url=callback_url,
@@ -217,7 +222,7 @@ class Service:
         """The caller a command-line user stands for: a user with no key, under the same
         rules as a ``user.`` key of theirs."""
         self.directory.refresh()
-        return user_caller(self.directory, name, UUID(int=0))
+        return user_caller(self.directory, name, LOCAL_KEY)
 
     def tasks(
         self, caller: Caller, limit: int, after: tuple[datetime, UUID] | None = None
@@ -227,12 +232,13 @@ class Service:
 
     # -- administration -----------------------------------------------------------------
 
-    def apply(self, declaration: Declaration) -> list[Applied]:
+    def apply(self, declaration: Declaration, actor: Actor) -> list[Applied]:
         applied = apply_declaration(
             self.registry,
             self.providers,
             self.clock,
             declaration,
+            actor,
             self.toolbox,
             urls=self.urls,
             new_secret=lambda: new_signing_secret(self.ids),
@@ -240,15 +246,21 @@ class Service:
         self.directory.refresh()
         return applied
 
-    def create_key(self, kind: Literal["team", "user"], owner: str) -> IssuedKey:
+    def create_key(self, kind: Literal["team", "user"], owner: str, actor: Actor) -> IssuedKey:
         issued = issue_key(
-            self.registry, self.directory, self.clock, self.ids, kind=kind, owner=owner
+            self.registry,
+            self.directory,
+            self.clock,
+            self.ids,
+            kind=kind,
+            owner=owner,
+            actor=actor,
         )
         self.directory.refresh()
         return issued
 
-    def revoke_key(self, key_id: UUID) -> bool:
-        revoked = revoke_key(self.registry, self.clock, key_id)
+    def revoke_key(self, key_id: UUID, actor: Actor) -> bool:
+        revoked = revoke_key(self.registry, self.clock, key_id, actor)
         self.directory.refresh()
         return revoked
 

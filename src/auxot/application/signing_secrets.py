@@ -27,6 +27,7 @@ from auxot.application.errors import ForbiddenError, NotFoundError
 from auxot.application.keys import Caller
 from auxot.application.ports import Ids
 from auxot.application.saving import retrying
+from auxot.domain.actor import SYSTEM, Actor
 from auxot.domain.intake import Intake
 from auxot.domain.signing_secrets import format_secret
 
@@ -64,10 +65,13 @@ class SecretView:
 @attrs.frozen
 class IntakeSecrets:
     service: Service
+    local: Actor = SYSTEM
+    """Who acts for a caller of None: the user at the command line, or the process
+    itself (``system``: a worker issuing a secret before an intake's first callback)."""
 
     def reveal(self, caller: Caller | None, intake_id: UUID) -> SecretView:
         self._administered(caller, intake_id)
-        return self._view(self.ensure(intake_id))
+        return self._view(self.ensure(intake_id, self._actor(caller)))
 
     def rotate(
         self, caller: Caller | None, intake_id: UUID, grace: timedelta = DEFAULT_GRACE
@@ -80,11 +84,12 @@ class IntakeSecrets:
         def rotate(intake: Intake) -> None:
             intake.rotate_secret(secret, grace, self.service.clock.now())
 
-        return self._view(self._change(intake_id, rotate))
+        return self._view(self._change(intake_id, rotate, self._actor(caller)))
 
-    def ensure(self, intake_id: UUID) -> Intake:
-        """The intake, given a secret first when it has none (one recorded before
-        secrets existed). NotFoundError when there is no such intake."""
+    def ensure(self, intake_id: UUID, actor: Actor | None = None) -> Intake:
+        """The intake, given a secret first (by ``actor``, else ``local``) when it has
+        none (one recorded before secrets existed). NotFoundError when there is no such
+        intake."""
         known = self.service.directory.intake(intake_id)
         if known is not None and known.signing.current is not None:
             return known
@@ -93,7 +98,10 @@ class IntakeSecrets:
         def issue(intake: Intake) -> None:
             intake.issue_secret(secret, self.service.clock.now())
 
-        return self._change(intake_id, issue)
+        return self._change(intake_id, issue, actor or self.local)
+
+    def _actor(self, caller: Caller | None) -> Actor:
+        return self.local if caller is None else caller.actor
 
     def _administered(self, caller: Caller | None, intake_id: UUID) -> None:
         directory = self.service.directory
@@ -106,7 +114,7 @@ class IntakeSecrets:
         if caller is not None and not caller.may_administer(intake.team_id):
             raise ForbiddenError("only the intake's team itself or its admins may do this")
 
-    def _change(self, intake_id: UUID, change: Callable[[Intake], None]) -> Intake:
+    def _change(self, intake_id: UUID, change: Callable[[Intake], None], actor: Actor) -> Intake:
         registry = self.service.registry
 
         def attempt() -> Intake:
@@ -116,7 +124,7 @@ class IntakeSecrets:
                 raise NotFoundError("intake") from None
             change(intake)
             if intake.pending_events:
-                registry.save(intake)
+                registry.save(intake, actor=actor)
             return intake
 
         intake = retrying(attempt)

@@ -7,20 +7,31 @@ table) work submissions do not queue behind configuration changes, nor the rever
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 import cattrs
 from eventsourcing.application import Application
-from eventsourcing.domain import CanMutateAggregate
+from eventsourcing.domain import Aggregate, CanMutateAggregate
 from eventsourcing.persistence import JSONTranscoder, Recording, Transcoding
 from eventsourcing.utils import Environment
 
+from auxot.domain.actor import Actor
 from auxot.domain.definition import Definition
 from auxot.domain.work_item import WorkItem
 
 A = TypeVar("A")
+Event = CanMutateAggregate[UUID]
+
+
+def stamped(events: Iterable[Event], actor: Actor) -> list[Event]:
+    """``events``, not yet stored, as caused by ``actor``: copies, so that no stored
+    event is ever changed. The one place an event's actor is set, for every save."""
+    text = actor.text
+    return [dataclasses.replace(event, actor=text) for event in events]  # type: ignore[type-var]
+
 
 _converter = cattrs.Converter()
 
@@ -51,6 +62,23 @@ class AuxotApplication(Application[UUID]):
         super().register_transcodings(transcoder)
         for cls in self.value_objects:
             transcoder.register(AttrsTranscoding(cls))
+
+    def save(self, *objs: Any, actor: Actor | None = None, **kwargs: Any) -> list[Recording[UUID]]:
+        """Save the aggregates' pending events (or events) as caused by ``actor``.
+
+        Every use case says who acts here, once per save, instead of passing the actor
+        through each domain command. ``actor`` is optional only to keep the library's
+        signature: without it, events keep the actor they were made with.
+        """
+        if actor is None:
+            return super().save(*objs, **kwargs)
+        events: list[Event] = []
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                events.extend(obj.collect_events())
+            elif obj is not None:
+                events.append(obj)
+        return super().save(*stamped(events, actor), **kwargs)
 
     def get(self, cls: type[A], id: UUID, version: int | None = None) -> A:
         """The aggregate, which must be a ``cls``; AggregateNotFoundError when absent."""

@@ -6,10 +6,12 @@ the timeout picks up writes made by other processes (SQLite has no LISTEN/NOTIFY
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from auxot.application.checkpoints import Checkpointer
 from auxot.application.deliverer import DeliveryRunner
@@ -19,6 +21,14 @@ from auxot.application.projection import WorkProjection
 from auxot.application.waiters import ProjectionWaiters
 
 log = logging.getLogger(__name__)
+
+
+class Follower(Protocol):
+    """A projection that follows the logs at its own pace (the audit log)."""
+
+    name: str
+
+    def catch_up(self) -> int: ...
 
 
 class Worker:
@@ -34,8 +44,10 @@ class Worker:
         drain_seconds: float = 10.0,
         checkpointer: Checkpointer | None = None,
         checkpoint_interval: float = 60.0,
+        followers: Sequence[Follower] = (),
     ) -> None:
         self._projection = projection
+        self._followers = followers
         self._directory = directory
         self._engine = engine
         self._deliveries = deliveries
@@ -67,6 +79,8 @@ class Worker:
             loops.append(("deliver", self._deliver_loop))
         if self._checkpointer is not None:
             loops.append(("checkpoint", self._checkpoint_loop))
+        for follower in self._followers:
+            loops.append((follower.name, functools.partial(self._follow_loop, follower)))
         for name, loop in loops:
             thread = threading.Thread(target=loop, name=f"auxot-{name}", daemon=True)
             thread.start()
@@ -132,6 +146,15 @@ class Worker:
                 continue
             self._events_recorded.wait(self._poll)
             self._events_recorded.clear()
+
+    def _follow_loop(self, follower: Follower) -> None:
+        while not self._stopping.is_set():
+            try:
+                if follower.catch_up():
+                    continue
+            except Exception:
+                log.exception("%s projection failed; retrying", follower.name)
+            self._stopping.wait(self._poll)
 
     def _dispatch_loop(self) -> None:
         assert self._engine is not None

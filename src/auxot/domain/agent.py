@@ -15,10 +15,13 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from auxot.domain.events import AuxotAggregate, recorded_as
+
 DEFAULT_MAX_TURNS = 8
 
 
-class Agent(Aggregate):
+@recorded_as("Agent")
+class Agent(AuxotAggregate):
     class Registered(Aggregate.Created):
         name: str
         team_id: UUID

@@ -8,10 +8,13 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from auxot.domain.events import AuxotAggregate, recorded_as
+
 OwnerKind = Literal["team", "user"]
 
 
-class ApiKey(Aggregate):
+@recorded_as("ApiKey")
+class ApiKey(AuxotAggregate):
     class Issued(Aggregate.Created):
         owner_kind: str
         owner: str

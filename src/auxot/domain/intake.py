@@ -7,10 +7,12 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from auxot.domain.events import AuxotAggregate, recorded_as
 from auxot.domain.signing_secrets import SigningSecrets, grace_until, secret_key
 
 
-class Intake(Aggregate):
+@recorded_as("Intake")
+class Intake(AuxotAggregate):
     class Opened(Aggregate.Created):
         name: str
         team_id: UUID

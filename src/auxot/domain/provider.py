@@ -8,8 +8,11 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from auxot.domain.events import AuxotAggregate, recorded_as
 
-class Provider(Aggregate):
+
+@recorded_as("Provider")
+class Provider(AuxotAggregate):
     """``kind`` selects the adapter (``scripted``, ``openai``); ``settings`` are its own
     (endpoint, model, timeout, ...). ``max_parallel`` bounds concurrent steps on it."""
 

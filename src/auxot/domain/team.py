@@ -7,8 +7,11 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from auxot.domain.events import AuxotAggregate, recorded_as
 
-class Team(Aggregate):
+
+@recorded_as("Team")
+class Team(AuxotAggregate):
     class Registered(Aggregate.Created):
         name: str
         members: list[str]

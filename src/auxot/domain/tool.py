@@ -14,8 +14,11 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from auxot.domain.events import AuxotAggregate, recorded_as
 
-class Tool(Aggregate):
+
+@recorded_as("Tool")
+class Tool(AuxotAggregate):
     class Registered(Aggregate.Created):
         name: str
         kind: str

@@ -18,6 +18,7 @@ from eventsourcing.utils import get_topic
 
 from auxot.domain.definition import COMPLETE, TIMEOUT, Definition, Step
 from auxot.domain.durations import format_duration
+from auxot.domain.events import AuxotAggregate, recorded_as
 from auxot.domain.retry import RetryPolicy, retry_delay
 from auxot.domain.routing import choose_handoff, reported_condition
 
@@ -133,7 +134,8 @@ class UnroutableDecisionError(RefusedDecisionError):
     rather than failing the item for a typo ("no handoff matched")."""
 
 
-class WorkItem(Aggregate):
+@recorded_as("WorkItem")
+class WorkItem(AuxotAggregate):
     class Received(Aggregate.Created):
         intake_id: UUID | None  # None: a manual task, created with no intake
         workflow_id: UUID
@@ -242,16 +244,26 @@ class WorkItem(Aggregate):
             aggregate.status = Status.RUNNING
 
     class HumanActed(Aggregate.Event):
+        """``person`` decided ``condition`` on the human step ``step``. Version 1 named
+        the person ``actor``, before every event had an actor of its own."""
+
+        class_version = 2
+
         step: str
-        actor: str
+        person: str
         condition: str
         note: str | None
         output: Any
 
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["person"] = state["actor"]
+            state["actor"] = f"user:{state['person']}"  # the key they used was not kept
+
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, WorkItem)
             run = aggregate.finish_human_run(HumanStatus.SUCCEEDED, self.timestamp)
-            run.actor, run.condition, run.note = self.actor, self.condition, self.note
+            run.actor, run.condition, run.note = self.person, self.condition, self.note
             if self.output is not None:
                 run.output = aggregate.output = self.output
 
@@ -377,15 +389,18 @@ class WorkItem(Aggregate):
         input: dict[str, Any],
         at: datetime,
         *,
+        actor: str,
         idempotency_key: str | None = None,
         request_digest: str | None = None,
         callback_url: str | None = None,
     ) -> WorkItem.Received:
-        """The same item's first event, without building the item. The intake's write
-        path stores just this event: building the aggregate only to take the event back
-        out costs as much again (benchmarks/README.md)."""
+        """The same item's first event, without building the item, caused by ``actor``
+        (an ``Actor``'s text). The intake's write path stores just this event: building
+        the aggregate only to take the event back out costs as much again, and so would
+        stamping the actor on a copy afterwards (benchmarks/README.md)."""
         fields = _received_fields(intake_id, workflow_id, workflow_version, definition, input)
         fields.update(
+            actor=actor,
             idempotency_key=idempotency_key,
             request_digest=request_digest,
             callback_url=callback_url,
@@ -504,7 +519,7 @@ class WorkItem(Aggregate):
     def act(
         self,
         step_key: str,
-        actor: str,
+        person: str,
         condition: str,
         definition: Definition,
         now: datetime,
@@ -512,7 +527,7 @@ class WorkItem(Aggregate):
         note: str | None = None,
         output: Any = None,
     ) -> None:
-        """Record a person's decision on the human step the item waits on, and route by
+        """Record ``person``'s decision on the human step the item waits on, and route by
         the step's handoffs. ``output``, when given, becomes the item's output."""
         waiting = self.waiting
         if self.status.terminal or waiting is None or waiting.step != step_key:
@@ -522,9 +537,9 @@ class WorkItem(Aggregate):
                 f"'{TIMEOUT}' is reported by Auxot when a step's timeout passes, not by a person"
             )
         step = definition.step(step_key)
-        if waiting.not_by is not None and waiting.not_by == actor:
+        if waiting.not_by is not None and waiting.not_by == person:
             raise ActorBarredError(
-                f"'{actor}' acted on step '{step.not_by_actor_of}' "
+                f"'{person}' acted on step '{step.not_by_actor_of}' "
                 f"and may not also act on step '{step_key}'"
             )
         if choose_handoff(step, condition, self.output if output is None else output) is None:
@@ -536,7 +551,7 @@ class WorkItem(Aggregate):
         self.trigger_event(
             self.HumanActed,
             step=step_key,
-            actor=actor,
+            person=person,
             condition=condition,
             note=note,
             output=output,

@@ -10,6 +10,7 @@ import attrs
 from eventsourcing.domain import Aggregate
 
 from auxot.domain.definition import Definition
+from auxot.domain.events import AuxotAggregate, recorded_as
 from auxot.domain.validation import InvalidDefinitionError, validate
 
 
@@ -30,7 +31,8 @@ class VersionInfo:
     description: str
 
 
-class Workflow(Aggregate):
+@recorded_as("Workflow")
+class Workflow(AuxotAggregate):
     class Registered(Aggregate.Created):
         name: str
         team_id: UUID

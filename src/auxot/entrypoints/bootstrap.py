@@ -16,6 +16,7 @@ from auxot.adapters.providers.openai import openai_factory
 from auxot.adapters.providers.scripted import ScriptedProvider
 from auxot.adapters.tools.http_tool import http_tool_factory
 from auxot.application.admin import Admin
+from auxot.application.audit import AuditProjection
 from auxot.application.callbacks import CallbackOutbox
 from auxot.application.checkpoints import Checkpointer
 from auxot.application.deliverer import Deliverer, DeliveryRunner
@@ -59,6 +60,7 @@ def bootstrap(
         slots = database.provider_slots(work)
         deliveries = database.delivery_view(work)
         chains = [c for c in map(database.chained_log, (registry, work)) if c is not None]
+        audit = AuditProjection(registry, work, database.audit_view(work))
     pool = ProviderPool(
         providers or {"scripted": ScriptedProvider, "openai": openai_factory(settings.secrets)}
     )
@@ -115,6 +117,7 @@ def bootstrap(
         drain_seconds=settings.drain_seconds,
         checkpointer=Checkpointer(chains, clock) if run_worker and chains else None,
         checkpoint_interval=settings.checkpoint_seconds,
+        followers=(audit,) if run_worker else (),
     )
 
     committer = GroupCommitter(work.put_events, on_saved=wake)
@@ -131,6 +134,7 @@ def bootstrap(
         admin=Admin(registry, directory, clock, ids),
         slots=slots,
         urls=GuardedUrls(guard, allow_http=settings.allow_http_callbacks),
+        audit=audit,
         toolbox=toolbox,
         chains=chains,
         deliveries=deliveries,

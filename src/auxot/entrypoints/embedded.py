@@ -20,6 +20,7 @@ from auxot.application.plain_data import is_plain_data
 from auxot.application.records import WorkRecord, decode_record
 from auxot.application.refs import format_ref, parse_ref
 from auxot.application.service import Service
+from auxot.domain.actor import SYSTEM
 from auxot.entrypoints.bootstrap import bootstrap
 from auxot.entrypoints.settings import Settings
 from auxot.entrypoints.workflow_file import load_declaration, locate
@@ -36,10 +37,10 @@ class Auxot:
     ) -> list[Applied]:
         """Apply a workflow file's text (or a built Declaration); idempotent."""
         if isinstance(declaration, Declaration):
-            return self.service.apply(declaration)
+            return self.service.apply(declaration, SYSTEM)
         parsed = load_declaration(declaration, source)
         try:
-            return self.service.apply(parsed)
+            return self.service.apply(parsed, SYSTEM)
         except DeclarationError as exc:
             raise locate(declaration, source, exc) from exc
 
@@ -60,7 +61,7 @@ class Auxot:
         self.service.toolbox.register(name, fn, parameters_schema, description)
 
     def create_key(self, kind: Literal["team", "user"], owner: str) -> IssuedKey:
-        return self.service.create_key(kind, owner)
+        return self.service.create_key(kind, owner, SYSTEM)
 
     def submit(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import socket
 from collections.abc import Mapping
@@ -26,6 +27,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     worker_id: str = attrs.field(factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    # Who the command-line user is, for the actor of what they record (``cli:<name>``).
+    os_user: str = attrs.field(factory=lambda: _os_user())
     lease_grace_seconds: float = 30.0
     poll_interval: float = 0.2
     refresh_interval: float = 0.5
@@ -66,6 +69,13 @@ class Settings:
                     raise SettingsError(f"{name}={raw!r} is not valid: {exc}") from exc
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name and no passwd entry (some containers)
+        return f"uid-{os.getuid()}"
 
 
 def _flag(raw: str) -> bool:

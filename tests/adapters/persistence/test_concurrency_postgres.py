@@ -25,6 +25,7 @@ from auxot.application.ports import WorkRow
 from auxot.application.projection import WorkProjection
 from auxot.application.refs import parse_ref
 from auxot.application.service import Service
+from auxot.domain.actor import SYSTEM as OPERATOR
 from auxot.domain.work_item import Status, WorkItem
 from auxot.entrypoints.bootstrap import bootstrap
 from auxot.entrypoints.settings import Settings
@@ -57,7 +58,7 @@ def processes(request: pytest.FixtureRequest) -> Iterator[Callable[..., Service]
 
 
 def apply_example(service: Service) -> UUID:
-    applied = service.apply(load_declaration(EXAMPLE_WORKFLOW))
+    applied = service.apply(load_declaration(EXAMPLE_WORKFLOW), OPERATOR)
     intake = parse_ref("intake", next(a.id for a in applied if a.kind == "intake"))
     assert intake is not None
     return intake

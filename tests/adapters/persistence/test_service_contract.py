@@ -25,6 +25,7 @@ from auxot.application.ports import Completion, PromptRequest
 from auxot.application.records import decode_record
 from auxot.application.refs import parse_ref
 from auxot.application.service import Service
+from auxot.domain.actor import SYSTEM as OPERATOR
 from auxot.domain.work_item import Status, WorkItem
 from auxot.entrypoints.bootstrap import bootstrap
 from auxot.entrypoints.settings import Settings
@@ -117,7 +118,7 @@ def submit_concurrently(service: Service, intake: UUID, count: int) -> dict[UUID
 
 
 def run_workload(service: Service) -> Outcome:
-    applied = service.apply(load_declaration(EXAMPLE_WORKFLOW))
+    applied = service.apply(load_declaration(EXAMPLE_WORKFLOW), OPERATOR)
     intake = parse_ref("intake", next(a.id for a in applied if a.kind == "intake"))
     assert intake is not None
     inputs = submit_concurrently(service, intake, ITEMS)

@@ -14,6 +14,7 @@ import uvicorn
 
 from auxot.application.ports import CallbackSender
 from auxot.application.service import Service
+from auxot.domain.actor import SYSTEM as OPERATOR
 from auxot.entrypoints.bootstrap import bootstrap
 from auxot.entrypoints.http import create_app
 from auxot.entrypoints.settings import Settings
@@ -42,7 +43,7 @@ class Live:
 
     def apply(self, yaml_text: str) -> dict[str, str]:
         """Apply a workflow file; returns ``{"kind:name": ref}`` of what it declares."""
-        applied = self.service.apply(load_declaration(yaml_text))
+        applied = self.service.apply(load_declaration(yaml_text), OPERATOR)
         return {f"{a.kind}:{a.name}": a.id for a in applied}
 
     def stop(self) -> None:
@@ -71,9 +72,9 @@ def start_live(
         callback_sender=callback_sender,
     )
     try:
-        applied = service.apply(load_declaration(EXAMPLE_WORKFLOW))
+        applied = service.apply(load_declaration(EXAMPLE_WORKFLOW), OPERATOR)
         intake_id = next(a.id for a in applied if a.kind == "intake")
-        key = service.create_key("team", "support").key
+        key = service.create_key("team", "support", OPERATOR).key
         app = create_app(service, **app_options)
     except BaseException:
         service.close()

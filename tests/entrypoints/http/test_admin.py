@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from auxot.domain.actor import SYSTEM as OPERATOR
 from tests.entrypoints.http.conftest import Live
 from tests.entrypoints.http.helpers import assert_same_404, problem, unauthorized
 
@@ -65,7 +66,7 @@ def test_a_team_key_sees_only_its_own_team(admin_live: Live) -> None:
 
 
 def test_other_teams_resources_are_the_same_404_as_unknown_ones(admin_live: Live) -> None:
-    billing_key = admin_live.service.create_key("team", "billing").key
+    billing_key = admin_live.service.create_key("team", "billing", OPERATOR).key
     billing_team = _get(admin_live, "/v1/teams", key=billing_key).json()["items"][0]["id"]
     billing_intake = _get(admin_live, "/v1/intakes", key=billing_key).json()["items"][0]["id"]
     assert_same_404(
@@ -150,13 +151,13 @@ def test_key_creation_is_refused_for_what_the_caller_does_not_own(admin_live: Li
     problem(_post(admin_live, "/v1/keys", {}), 422)
     problem(_post(admin_live, "/v1/keys", {"team": "support", "user": "alice"}), 422)
     problem(_post(admin_live, "/v1/keys", {"team": "support", "role": "root"}), 400)
-    billing_key = admin_live.service.create_key("team", "billing").key
+    billing_key = admin_live.service.create_key("team", "billing", OPERATOR).key
     billing_key_id = _get(admin_live, "/v1/keys", key=billing_key).json()["items"][0]["id"]
     problem(_post(admin_live, f"/v1/keys/{billing_key_id}/revoke"), 404)
 
 
 def test_a_user_sees_their_teams_and_manages_only_their_own_keys(admin_live: Live) -> None:
-    alice = admin_live.service.create_key("user", "alice").key
+    alice = admin_live.service.create_key("user", "alice", OPERATOR).key
     assert _names(_get(admin_live, "/v1/teams", key=alice)) == ["support"]
     problem(_post(admin_live, "/v1/keys", {"team": "support"}, key=alice), 403)
     rotated = _post(admin_live, "/v1/keys", {"user": "alice"}, key=alice)
@@ -194,7 +195,7 @@ def test_agents_are_team_scoped_and_tools_shared(admin_live: Live) -> None:
         ("replier", ["lookup_customer"], 8)
     ]
     assert _get(admin_live, f"/v1/agents/{agents[0]['id']}").json() == agents[0]
-    billing_key = admin_live.service.create_key("team", "billing").key
+    billing_key = admin_live.service.create_key("team", "billing", OPERATOR).key
     theirs = _get(admin_live, "/v1/agents", key=billing_key).json()["items"][0]["id"]
     assert_same_404(
         {

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from auxot.application.keys import hash_secret
+from auxot.domain.actor import SYSTEM as OPERATOR
 from auxot.domain.api_key import ApiKey
 from tests.entrypoints.http.conftest import Live
 from tests.entrypoints.http.helpers import assert_same_404, unauthorized
@@ -56,7 +57,7 @@ def test_a_valid_team_key_is_accepted(live: Live) -> None:
 
 def test_unusable_credentials_are_401_problems(live: Live) -> None:
     kind, key_id, secret = live.key.split(".")
-    user_key = live.service.create_key("user", "bob").key
+    user_key = live.service.create_key("user", "bob", OPERATOR).key
     _, user_key_id, user_secret = user_key.split(".")
     cases: dict[str, dict[str, str]] = {
         "missing header": {},
@@ -107,11 +108,11 @@ def test_a_key_not_yet_expired_works(live: Live) -> None:
 
 
 def test_a_revoked_key_is_refused(live: Live) -> None:
-    issued = live.service.create_key("team", "support")
+    issued = live.service.create_key("team", "support", OPERATOR)
     with live.client() as client:
         assert _post(client, live, _bearer(issued.key)).status_code == 202
         work_id = _post(client, live, _bearer(issued.key)).json()["work_id"]
-        assert live.service.revoke_key(issued.id)
+        assert live.service.revoke_key(issued.id, OPERATOR)
         wait_until(
             lambda: _post(client, live, _bearer(issued.key)).status_code == 401,
             timeout=5,
@@ -129,7 +130,7 @@ def test_a_revoked_key_is_refused(live: Live) -> None:
 
 @pytest.mark.parametrize("method", ["POST", "GET"])
 def test_a_user_key_reaches_only_the_teams_that_list_the_user(live: Live, method: str) -> None:
-    alice = _bearer(live.service.create_key("user", "alice").key)
+    alice = _bearer(live.service.create_key("user", "alice", OPERATOR).key)
     with live.client() as client:
         work_id = _post(client, live, live.auth).json()["work_id"]
 

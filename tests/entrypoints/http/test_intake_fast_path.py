@@ -18,6 +18,7 @@ from litestar import Litestar
 
 from auxot.application.refs import parse_ref
 from auxot.application.service import Service
+from auxot.domain.actor import SYSTEM as OPERATOR
 from auxot.entrypoints.bootstrap import bootstrap
 from auxot.entrypoints.http import create_app
 from auxot.entrypoints.http.intake_fast_path import IntakeFastPath
@@ -84,9 +85,9 @@ class Harness:
 @pytest.fixture
 def harness() -> Iterator[Harness]:
     service = bootstrap(Settings(database_url="memory://"), run_worker=False)
-    applied = service.apply(load_declaration(EXAMPLE_WORKFLOW))
+    applied = service.apply(load_declaration(EXAMPLE_WORKFLOW), OPERATOR)
     intake = next(a.id for a in applied if a.kind == "intake")
-    key = service.create_key("team", "support").key
+    key = service.create_key("team", "support", OPERATOR).key
     app = create_app(service, max_body_bytes=1024, manage_service=False)
     try:
         yield Harness(service, app, intake, key)

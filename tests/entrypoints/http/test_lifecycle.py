@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from auxot.application.refs import format_ref
+from auxot.domain.actor import SYSTEM as OPERATOR
 from auxot.domain.identity import workflow_id
 from tests.entrypoints.http.conftest import Live
 from tests.entrypoints.http.helpers import assert_same_404, problem, unauthorized
@@ -180,7 +181,7 @@ def test_cancel_ends_a_running_item_and_a_second_cancel_is_a_conflict(
     assert response.status_code == 200, response.text
     cancelled = response.json()
     assert (cancelled["status"], cancelled["current_step"]) == ("cancelled", None)
-    assert cancelled["cancelled_by"].startswith("key_")
+    assert cancelled["cancelled_by"].startswith("team:support key:")
     assert [s["status"] for s in cancelled["steps"]] == ["cancelled"]
     assert record(client, work_id)["status"] == "cancelled"  # never older than the answer
 
@@ -263,7 +264,7 @@ def test_every_route_answers_another_teams_key_exactly_like_an_unknown_resource(
 ) -> None:
     work_id = submit(client, live.intake_id)
     wait_for(client, work_id, "completed")
-    sales = {"Authorization": f"Bearer {live.service.create_key('team', 'sales').key}"}
+    sales = {"Authorization": f"Bearer {live.service.create_key('team', 'sales', OPERATOR).key}"}
     unknown_workflow = format_ref("workflow", workflow_id("support", "nope"))
     unknown_work = "work_" + "0" * 32
     routes = [

@@ -7,6 +7,7 @@ import uuid
 
 import httpx
 
+from auxot.domain.actor import SYSTEM as OPERATOR
 from tests.entrypoints.http.conftest import Live
 from tests.entrypoints.http.helpers import assert_same_404
 
@@ -69,7 +70,9 @@ def test_every_kind_of_absence_is_the_same_404(live: Live) -> None:
     triage, escalations = refs["intake:triage"], refs["intake:escalations"]
     retired, invoices = refs["intake:retired"], refs["intake:invoices"]
     assert triage == live.intake_id
-    billing = {"Authorization": f"Bearer {live.service.create_key('team', 'billing').key}"}
+    billing = {
+        "Authorization": f"Bearer {live.service.create_key('team', 'billing', OPERATOR).key}"
+    }
     auth = live.auth
 
     with live.client() as client:

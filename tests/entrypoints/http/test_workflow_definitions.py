@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from auxot.domain.actor import SYSTEM as OPERATOR
 from tests.entrypoints.http.conftest import Live
 from tests.entrypoints.http.helpers import assert_same_404, problem, unauthorized
 
@@ -97,7 +98,7 @@ def test_a_bad_workflow_is_a_422_naming_each_field(
 
 
 def test_other_teams_workflows_are_the_one_404(admin_live: Live) -> None:
-    billing = admin_live.service.create_key("team", "billing").key
+    billing = admin_live.service.create_key("team", "billing", OPERATOR).key
     theirs = _send(admin_live, "POST", "/v1/workflows", escalation(team="billing"), key=billing)
     assert theirs.status_code == 201, theirs.text
     assert_same_404(
@@ -122,8 +123,8 @@ def test_the_body_must_name_the_workflow_it_is_put_to(admin_live: Live) -> None:
 
 
 def test_members_read_but_only_the_team_and_its_admins_define(admin_live: Live) -> None:
-    ann = admin_live.service.create_key("user", "ann").key
-    lead = admin_live.service.create_key("user", "lead").key
+    ann = admin_live.service.create_key("user", "ann", OPERATOR).key
+    lead = admin_live.service.create_key("user", "lead", OPERATOR).key
     problem(_send(admin_live, "POST", "/v1/workflows", escalation(), key=ann), 403)
     created = _send(admin_live, "POST", "/v1/workflows", escalation(), key=lead)
     assert created.status_code == 201, created.text
@@ -148,7 +149,7 @@ def test_agents_are_defined_like_workflows(admin_live: Live) -> None:
         _send(admin_live, "POST", "/v1/agents", agent | {"name": "x", "provider": "ghost"}), 422
     )
     assert bad["errors"] == [{"path": "provider", "message": "unknown provider 'ghost'"}]
-    ann = admin_live.service.create_key("user", "ann").key
+    ann = admin_live.service.create_key("user", "ann", OPERATOR).key
     problem(_send(admin_live, "PUT", f"/v1/agents/{agent_ref}", agent, key=ann), 403)
 
 
@@ -159,7 +160,7 @@ def test_a_team_changes_its_people(admin_live: Live) -> None:
     assert changed.json()["outcome"] == "updated", changed.text
     after = _send(admin_live, "GET", f"/v1/teams/{team['id']}", None).json()
     assert (after["members"], after["admins"]) == (["ann", "cy"], ["lead"])
-    cy = admin_live.service.create_key("user", "cy").key
+    cy = admin_live.service.create_key("user", "cy", OPERATOR).key
     assert (
         _send(admin_live, "GET", "/v1/teams", None, key=cy).json()["items"][0]["name"] == "support"
     )
@@ -169,8 +170,8 @@ def test_a_team_changes_its_people(admin_live: Live) -> None:
 
 def test_only_the_team_or_its_admins_pause_a_workflow(admin_live: Live) -> None:
     created = _send(admin_live, "POST", "/v1/workflows", escalation()).json()
-    ann = admin_live.service.create_key("user", "ann").key
-    lead = admin_live.service.create_key("user", "lead").key
+    ann = admin_live.service.create_key("user", "ann", OPERATOR).key
+    lead = admin_live.service.create_key("user", "lead", OPERATOR).key
     problem(_send(admin_live, "POST", f"/v1/workflows/{created['id']}/pause", None, key=ann), 403)
     paused = _send(admin_live, "POST", f"/v1/workflows/{created['id']}/pause", None, key=lead)
     assert paused.json()["status"] == "paused", paused.text

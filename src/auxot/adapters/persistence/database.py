@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
-from auxot.application.ports import ChainedLog, DeliveryView, ProviderSlots, WorkView
+from auxot.application.ports import AuditView, ChainedLog, DeliveryView, ProviderSlots, WorkView
 from auxot.application.stores import AuxotApplication
 
 Backend = Literal["memory", "sqlite", "postgres"]
@@ -99,6 +99,7 @@ class Database:
         from auxot.adapters.persistence.postgres_deliveries import PostgresDeliveryView
 
         return work.factory.tracking_recorder(PostgresDeliveryView)  # type: ignore[return-value]
+
     def chained_log(self, app: AuxotApplication) -> ChainedLog | None:
         """The application's events with their chain hashes, and its checkpoints, on its
         pool; None for ``memory://``, whose events live and die with the process that
@@ -119,6 +120,20 @@ class Database:
         if factory.env_create_table():
             postgres_log.create_table()
         return postgres_log
+
+    def audit_view(self, work: AuxotApplication) -> AuditView:
+        """The audit log, beside the work log and on its connection pool."""
+        if self.backend == "memory":
+            from auxot.adapters.persistence.audit_memory import MemoryAuditView
+
+            return work.factory.tracking_recorder(MemoryAuditView)  # type: ignore[return-value]
+        if self.backend == "sqlite":
+            from auxot.adapters.persistence.audit_sqlite import SQLiteAuditView
+
+            return work.factory.tracking_recorder(SQLiteAuditView)  # type: ignore[return-value]
+        from auxot.adapters.persistence.audit_postgres import PostgresAuditView
+
+        return work.factory.tracking_recorder(PostgresAuditView)  # type: ignore[return-value]
 
     def provider_slots(self, work: AuxotApplication) -> ProviderSlots:
         """The provider slots, in the work log's database (so shared by every process on

@@ -14,7 +14,10 @@ from auxot.application.chain_verify import LogReport, origin, seal_log, verify_l
 from auxot.application.checkpoints import Checkpointer
 from auxot.application.ports import ChainedLog
 from auxot.application.service import Service
-from auxot.entrypoints.cli.main import _DATABASE, _fail, _service, _settings
+from auxot.entrypoints.cli.common import DATABASE as _DATABASE
+from auxot.entrypoints.cli.common import fail as _fail
+from auxot.entrypoints.cli.common import service_or_fail as _service
+from auxot.entrypoints.cli.common import settings_or_fail as _settings
 
 EXIT_TAMPERED = 1
 NO_CHAIN = (

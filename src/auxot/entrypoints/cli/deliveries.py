@@ -9,10 +9,14 @@ from auxot.application.deliveries import STATUSES, Deliveries
 from auxot.application.delivery_records import decode_delivery
 from auxot.application.lifecycle import ConflictError
 from auxot.application.service import NotFoundError
-from auxot.entrypoints.cli.main import _DATABASE, _fail, _service, _settings, cli
+from auxot.entrypoints.cli.common import DATABASE as _DATABASE
+from auxot.entrypoints.cli.common import cli_actor
+from auxot.entrypoints.cli.common import fail as _fail
+from auxot.entrypoints.cli.common import service_or_fail as _service
+from auxot.entrypoints.cli.common import settings_or_fail as _settings
 
 
-@cli.group()
+@click.group()
 def deliveries() -> None:
     """Callback deliveries: list them (--status dead for the dead letters), redeliver one."""
 
@@ -37,9 +41,10 @@ def deliveries_list(status: str | None, limit: int, database_url: str | None) ->
 @_DATABASE
 def deliveries_redeliver(delivery_id: str, database_url: str | None) -> None:
     """Send DELIVERY_ID (msg_...) again, with the same webhook-id; print it as JSON."""
-    service = _service(_settings(database_url=database_url), run_worker=False)
+    settings = _settings(database_url=database_url)
+    service = _service(settings, run_worker=False)
     try:
-        record = Deliveries(service).redeliver(None, delivery_id)
+        record = Deliveries(service, cli_actor(settings)).redeliver(None, delivery_id)
     except NotFoundError:
         _fail(f"no callback delivery {delivery_id}")
     except ConflictError as exc:

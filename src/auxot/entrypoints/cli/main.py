@@ -9,13 +9,12 @@ import socket
 import sys
 import threading
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal
 
 import click
 import msgspec
 import uvicorn
 
-from auxot.adapters.persistence import DatabaseUrlError
 from auxot.application.declarations import Applied, DeclarationError
 from auxot.application.keys import UnknownTeamError
 from auxot.application.lifecycle import Lifecycle
@@ -23,54 +22,35 @@ from auxot.application.refs import format_ref, parse_ref
 from auxot.application.service import NotFoundError, Service
 from auxot.domain.identity import workflow_id
 from auxot.domain.work_item import WorkItemError
-from auxot.entrypoints.bootstrap import bootstrap
-from auxot.entrypoints.cli.intakes import intakes_group
+from auxot.entrypoints.cli.audit import audit
+from auxot.entrypoints.cli.audit_verify import add_chain_commands
+from auxot.entrypoints.cli.common import DATABASE as _DATABASE
+from auxot.entrypoints.cli.common import cli_actor
+from auxot.entrypoints.cli.common import describe as _describe
+from auxot.entrypoints.cli.common import fail as _fail
+from auxot.entrypoints.cli.common import service_or_fail as _service
+from auxot.entrypoints.cli.common import settings_or_fail as _settings
+from auxot.entrypoints.cli.deliveries import deliveries
+from auxot.entrypoints.cli.intakes import intakes
 from auxot.entrypoints.http.tasks import task_of_row
-from auxot.entrypoints.settings import Settings, SettingsError
+from auxot.entrypoints.settings import Settings
 from auxot.entrypoints.workflow_file import WorkflowFileError, load_declaration, locate
 
 # Checked here: uvicorn hangs, silently, when asked to bind a port out of range.
 _PORT = click.IntRange(1, 65535)
 
-_DATABASE = click.option(
-    "--database",
-    "database_url",
-    metavar="URL",
-    default=None,
-    help="sqlite:///path, postgresql://user@host:port/db or memory:// "
-    "[env AUXOT_DATABASE_URL; default sqlite:///auxot.db]",
-)
-
-
-def _settings(**overrides: Any) -> Settings:
-    try:
-        return Settings.from_env(**overrides)
-    except SettingsError as exc:
-        _fail(str(exc))
-
-
-def _service(settings: Settings, *, run_worker: bool = True) -> Service:
-    try:
-        return bootstrap(settings, run_worker=run_worker)
-    except DatabaseUrlError as exc:
-        _fail(str(exc))
-    except Exception as exc:  # the database is down, unreachable, ...
-        reason = " ".join(str(exc).split())  # one line
-        _fail(f"cannot open the database {_describe(settings)}: {reason}")
-
-
 SWITCH_INTERVAL_SECONDS = 0.0005
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"auxot: {message}", err=True)
-    sys.exit(code)
 
 
 @click.group()
 @click.version_option(package_name="auxot")
 def cli() -> None:
     """Auxot: an event-sourced workflow engine."""
+
+
+add_chain_commands(audit)
+cli.add_command(audit)
+cli.add_command(deliveries)
 
 
 @cli.command()
@@ -168,9 +148,10 @@ def apply(file: Path, database_url: str | None) -> None:
         declaration = load_declaration(text, str(file))
     except WorkflowFileError as exc:
         _fail(f"{file} is not a valid workflow file:\n{exc}", code=2)
-    service = _service(_settings(database_url=database_url), run_worker=False)
+    settings = _settings(database_url=database_url)
+    service = _service(settings, run_worker=False)
     try:
-        applied = service.apply(declaration)
+        applied = service.apply(declaration, cli_actor(settings))
     except DeclarationError as exc:
         _fail(f"{file} was not applied (nothing changed):\n{locate(text, str(file), exc)}", 2)
     finally:
@@ -207,9 +188,11 @@ def keys_create(
     """Create a key; it is printed once and cannot be shown again."""
     if (team is None) == (user is None):
         _fail("give exactly one of --team NAME or --user NAME", code=2)
-    service = _service(_settings(database_url=database_url), run_worker=False)
+    settings = _settings(database_url=database_url)
+    service = _service(settings, run_worker=False)
     try:
-        issued = service.create_key("team" if team else "user", team or user or "")
+        kind: Literal["team", "user"] = "team" if team else "user"
+        issued = service.create_key(kind, team or user or "", cli_actor(settings))
     except UnknownTeamError as exc:
         _fail(str(exc))
     finally:
@@ -230,9 +213,10 @@ def keys_revoke(key_id: str, database_url: str | None) -> None:
     parsed = parse_ref("key", key_id)
     if parsed is None:
         _fail(f"'{key_id}' is not a key id (key_ followed by 32 hex digits)", code=2)
-    service = _service(_settings(database_url=database_url), run_worker=False)
+    settings = _settings(database_url=database_url)
+    service = _service(settings, run_worker=False)
     try:
-        if not service.revoke_key(parsed):
+        if not service.revoke_key(parsed, cli_actor(settings)):
             _fail(f"no key {key_id}")
     finally:
         service.close()
@@ -250,8 +234,9 @@ def _workflow_command(verb: str, help_text: str) -> None:
     @click.option("--team", required=True, help="The team that owns the workflow.")
     @_DATABASE
     def command(name: str, team: str, database_url: str | None) -> None:
-        service = _service(_settings(database_url=database_url), run_worker=False)
-        lifecycle = Lifecycle(service)
+        settings = _settings(database_url=database_url)
+        service = _service(settings, run_worker=False)
+        lifecycle = Lifecycle(service, local=cli_actor(settings))
         change = lifecycle.pause if verb == "pause" else lifecycle.activate
         try:
             summary = change(None, workflow_id(team, name))
@@ -339,11 +324,7 @@ def tasks_complete(
     click.echo(msgspec.json.format(record).decode())
 
 
-cli.add_command(
-    intakes_group(
-        lambda url: _service(_settings(database_url=url), run_worker=False), _DATABASE, _fail
-    )
-)
+cli.add_command(intakes)
 
 
 @cli.command()
@@ -354,9 +335,9 @@ def demo(port: int | None, database_url: str | None) -> None:
     settings = _settings(port=port, database_url=database_url)
     service = _service(settings)
     text = (Path(__file__).parent / "demo.yaml").read_text(encoding="utf-8")
-    applied = service.apply(load_declaration(text, "demo.yaml"))
+    applied = service.apply(load_declaration(text, "demo.yaml"), cli_actor(settings))
     intake = next(a.id for a in applied if a.kind == "intake")
-    key = service.create_key("team", "support").key
+    key = service.create_key("team", "support", cli_actor(settings)).key
     _serve(settings, service, banner=_demo_banner(settings, intake, key))
 
 
@@ -384,24 +365,3 @@ Auxot demo is up. Try it from another shell:
 
 Press Ctrl+C to stop.
 """
-
-
-def _describe(settings: Settings) -> str:
-    from auxot.adapters.persistence import parse_database_url
-
-    return parse_database_url(settings.database_url).describe()
-
-
-# Command groups kept in their own modules register themselves on ``cli``.
-from auxot.entrypoints.cli import deliveries as _deliveries  # noqa: E402, F401
-
-
-@cli.group()
-def audit() -> None:
-    """The audit trail: verify that the stored history was not edited."""
-
-
-# At the end: the commands' module uses this one's helpers.
-from auxot.entrypoints.cli.audit_verify import add_chain_commands  # noqa: E402
-
-add_chain_commands(audit)

@@ -12,6 +12,7 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 
 from auxot.application.service import Service
 from auxot.entrypoints.http.admin import ADMIN_CONTROLLERS
+from auxot.entrypoints.http.audit import AuditController, WorkHistoryController
 from auxot.entrypoints.http.deliveries import DeliveriesController
 from auxot.entrypoints.http.intake import IntakeController
 from auxot.entrypoints.http.intake_fast_path import SERVICE_STATE_KEY
@@ -48,6 +49,8 @@ def create_app(
             IntakeController,
             WorkflowController,
             WorkController,
+            WorkHistoryController,
+            AuditController,
             TasksController,
             IntakeSecretController,
             DeliveriesController,

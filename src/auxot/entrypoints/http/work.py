@@ -5,12 +5,13 @@ from __future__ import annotations
 from litestar import Controller, Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from auxot.application.keys import Caller
 from auxot.application.lifecycle import Lifecycle
 from auxot.application.service import Service
+from auxot.entrypoints.http.audit import history, point_or_400
 from auxot.entrypoints.http.auth import provide_caller
 from auxot.entrypoints.http.problems import ref_or_404
 from auxot.entrypoints.http.use_cases import run_use_case, work_accepted
@@ -24,15 +25,30 @@ class WorkController(Controller):
     tags = ["work"]  # noqa: RUF012 - Litestar reads it as a class attribute
     dependencies = {"caller": Provide(provide_caller)}  # noqa: RUF012
 
-    @get("/", summary="A work item's record", response_description="The record")
+    @get(
+        "/",
+        summary="A work item's record, now or as it stood at a past point",
+        description=(
+            "With ?at=, the record as it stood then, folded from the item's events: at a "
+            "version (?at=3: after its third event) or a time (?at=2026-12-01T09:30:00Z: "
+            "after the last event at or before it). 404 for a version it never had or a "
+            "time before it existed."
+        ),
+        response_description="The record",
+    )
     async def record(
         self,
         work_id: FromPath[str],
         caller: NamedDependency[Caller],
         service: NamedDependency[Service],
+        at: FromQuery[str | None] = None,
     ) -> Response[bytes]:
         work = ref_or_404("work", work_id)
-        record = await run_use_case(lambda: Lifecycle(service).record(caller, work))
+        if at is not None:
+            point = point_or_400(at)
+            record = await run_use_case(lambda: history(service).record_at(caller, work, point))
+        else:
+            record = await run_use_case(lambda: Lifecycle(service).record(caller, work))
         return Response(record, media_type=_JSON)
 
     @post(

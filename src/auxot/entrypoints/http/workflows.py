@@ -15,6 +15,7 @@ from auxot.application.keys import Caller
 from auxot.application.lifecycle import Lifecycle, WorkflowSummary
 from auxot.application.refs import format_ref
 from auxot.application.service import Service
+from auxot.application.stores import stamped
 from auxot.entrypoints.http.auth import provide_caller
 from auxot.entrypoints.http.bodies import json_object
 from auxot.entrypoints.http.problems import ref_or_404
@@ -138,7 +139,7 @@ class WorkflowController(Controller):
         workflow = ref_or_404("workflow", workflow_id)
         task_input = json_object(request, await request.body())
         item = await run_use_case(lambda: Lifecycle(service).new_task(caller, workflow, task_input))
-        await service.committer.submit_async(item.collect_events())
+        await service.committer.submit_async(stamped(item.collect_events(), caller.actor))
         return work_accepted(item.id)
 
 
