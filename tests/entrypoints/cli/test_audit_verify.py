@@ -51,7 +51,9 @@ def test_verify_passes_a_clean_log_and_names_the_first_edited_event(cli: Cli, db
     assert f"latest checkpoint: position {position}, {events} events, sha256:{digest}" in (
         clean.stdout
     )
-    assert "verifying the registry log" in clean.stderr  # progress goes to stderr
+    # Progress goes to stderr: a line per tenth where it is no terminal.
+    assert "verifying the registry log: 0%\n" in clean.stderr
+    assert "verifying the registry log: 100%\n" in clean.stderr
 
     edited = tamper_first_registry_event(db_url)
     tampered = cli.run("audit", "verify", "--database", db_url)
@@ -107,3 +109,41 @@ def test_the_guide_s_verify_commands_run_as_written(cli: Cli) -> None:
         )
         assert done.returncode == 0, (line, done.stderr)
         assert re.match(r"registry: (position|\d+ events)", done.stdout), done.stdout
+
+
+def test_a_kept_checkpoint_catches_a_log_rewritten_with_its_stored_checkpoints(
+    cli: Cli, sqlite_url: str
+) -> None:
+    cli.apply(EXAMPLE_WORKFLOW, sqlite_url)
+    found = CHECKPOINT.search(cli.ok("audit", "checkpoint", "--database", sqlite_url))
+    assert found
+    kept = found.group(0)
+    assert cli.run("audit", "verify", "--expect", kept, "--database", sqlite_url).returncode == 0
+
+    # Someone with write access removes the registry's last event (no link shows that)
+    # and recomputes the stored checkpoints (the hashes are public): they match again.
+    path = parse_database_url(sqlite_url).path
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM chain_checkpoints")
+        conn.execute(
+            "DELETE FROM registry_events WHERE rowid = (SELECT max(rowid) FROM registry_events)"
+        )
+    cli.ok("audit", "checkpoint", "--database", sqlite_url)
+    assert cli.run("audit", "verify", "--database", sqlite_url).returncode == 0
+
+    caught = cli.run("audit", "verify", "--expect", kept, "--database", sqlite_url)
+    assert caught.returncode == 1
+    assert "1 checkpoint (and 1 kept outside): NOT VERIFIED" in caught.stdout
+    assert (
+        f"the checkpoint at position {found.group(1)} (kept outside the database) does not match"
+        in caught.stdout
+    )
+
+    bad = cli.run("audit", "verify", "--expect", "work: 12", "--database", sqlite_url)
+    assert bad.returncode == 2
+    assert "is not a checkpoint as `auxot audit checkpoint` prints it" in bad.stderr
+
+    unknown = kept.replace("registry:", "nolog:")
+    refused = cli.run("audit", "verify", "--expect", unknown, "--database", sqlite_url)
+    assert refused.returncode == 2
+    assert "--expect names no log here: nolog" in refused.stderr

@@ -38,9 +38,27 @@ def _chains(database_url: str | None) -> Iterator[tuple[Service, list[ChainedLog
 
 @contextmanager
 def _progress(label: str, length: int) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr (stdout carries the result)."""
-    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
-        yield bar.update
+    """A progress bar on stderr (stdout carries the result); where stderr is no terminal
+    (cron, CI), a line at every tenth of the way instead."""
+    if sys.stderr.isatty():
+        with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
+            yield bar.update
+        return
+    done, shown = 0, -1
+
+    def told(n: int) -> None:
+        nonlocal done, shown
+        done += n
+        tenth = 10 * done // length if length else 10
+        if tenth > shown:
+            shown = tenth
+            click.echo(f"{label}: {10 * tenth}%", err=True)
+
+    click.echo(f"{label}: 0%", err=True)
+    shown = 0
+    yield told
+    if shown < 10:
+        click.echo(f"{label}: 100%", err=True)
 
 
 # A checkpoint as `auxot audit checkpoint` prints it.
