@@ -241,7 +241,7 @@ def test_redelivery_sends_a_dead_delivery_again_with_the_same_webhook_id(outbox:
     outbox.deliver()
     delivery_id = f"msg_{work_id.hex}"
     record = Deliveries(outbox.service).redeliver(None, delivery_id)
-    assert (record.status, record.redelivered_by) == ("pending", "local")
+    assert (record.status, record.redelivered_by) == ("pending", "system")  # no caller: embedded
     with pytest.raises(ConflictError):  # pending: it goes out anyway
         Deliveries(outbox.service).redeliver(None, delivery_id)
 

@@ -28,7 +28,9 @@ def work() -> Iterator[WorkLog]:
 def test_a_received_event_stored_without_the_new_fields_reads_as_a_plain_item(
     work: WorkLog,
 ) -> None:
-    event = WorkItem.received(uuid4(), uuid4(), uuid4(), 1, DEFINITION, {"a": 1}, AT)
+    event = WorkItem.received(
+        uuid4(), uuid4(), uuid4(), 1, DEFINITION, {"a": 1}, AT, actor="system"
+    )
     stored = work.mapper.to_stored_event(event)
     state = json.loads(stored.state)  # the default transcoder: plain JSON
     for field in ("idempotency_key", "request_digest", "callback_url"):

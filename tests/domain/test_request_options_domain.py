@@ -47,7 +47,9 @@ def test_the_consent_replays_to_the_last_setting(settings: list[bool]) -> None:
 
 
 def received(**options: str | None) -> WorkItem.Received:
-    return WorkItem.received(uuid4(), uuid4(), uuid4(), 1, DEFINITION, {"a": 1}, AT, **options)
+    return WorkItem.received(
+        uuid4(), uuid4(), uuid4(), 1, DEFINITION, {"a": 1}, AT, actor="system", **options
+    )
 
 
 def test_a_received_item_keeps_what_its_request_asked_for() -> None:

@@ -21,7 +21,7 @@ from auxot.domain import callback
 
 log = logging.getLogger(__name__)
 
-_CALLBACK_TOPICS = get_topic(callback.CallbackScheduled).split(":")[0] + ":"
+_CALLBACK_TOPICS = frozenset(get_topic(cls) for cls in callback.EVENTS)
 
 
 class DeliveryProjection:
@@ -44,7 +44,7 @@ class DeliveryProjection:
             return 0
         versions: dict[UUID, int] = {}
         for notification in notifications:
-            if notification.topic.startswith(_CALLBACK_TOPICS):
+            if notification.topic in _CALLBACK_TOPICS:
                 assert isinstance(notification.originator_id, UUID)
                 versions[notification.originator_id] = notification.originator_version
         rows = [delivery_row(self._work.item(w, v)) for w, v in versions.items()]

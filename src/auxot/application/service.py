@@ -232,7 +232,9 @@ class Service:
 
     # -- administration -----------------------------------------------------------------
 
-    def apply(self, declaration: Declaration, actor: Actor) -> list[Applied]:
+    def apply(self, declaration: Declaration, actor: Actor = SYSTEM) -> list[Applied]:
+        """Create or update what ``declaration`` names, as ``actor`` (by default the
+        embedding application itself)."""
         applied = apply_declaration(
             self.registry,
             self.providers,

@@ -25,6 +25,7 @@ import attrs
 from eventsourcing.domain import Aggregate
 
 from auxot.domain.callback_schedule import CallbackSchedule
+from auxot.domain.events import event_recorded_as
 from auxot.domain.work_item import WorkItem
 
 
@@ -144,6 +145,7 @@ def _replace_last(delivery: Delivery, **changes: Any) -> tuple[CallbackAttempt, 
     return (*delivery.attempts[:-1], attrs.evolve(delivery.attempts[-1], **changes))
 
 
+@event_recorded_as("WorkItem.CallbackScheduled")
 class CallbackScheduled(WorkItem.Event):
     webhook_id: str
     url: str
@@ -164,6 +166,7 @@ class CallbackScheduled(WorkItem.Event):
         )
 
 
+@event_recorded_as("WorkItem.CallbackAttemptStarted")
 class CallbackAttemptStarted(WorkItem.Event):
     attempt: int
     deliverer: str
@@ -178,6 +181,7 @@ class CallbackAttemptStarted(WorkItem.Event):
         _set(aggregate, attrs.evolve(delivery, attempts=(*attempts, started), next_attempt_at=None))
 
 
+@event_recorded_as("WorkItem.CallbackAttempted")
 class CallbackAttempted(WorkItem.Event):
     attempt: int
     status_code: int | None
@@ -199,6 +203,7 @@ class CallbackAttempted(WorkItem.Event):
         _set(aggregate, attrs.evolve(delivery, attempts=attempts, next_attempt_at=next_at))
 
 
+@event_recorded_as("WorkItem.CallbackDelivered")
 class CallbackDelivered(WorkItem.Event):
     attempt: int
 
@@ -206,6 +211,7 @@ class CallbackDelivered(WorkItem.Event):
         _set(aggregate, attrs.evolve(_delivery(aggregate), status=DeliveryStatus.DELIVERED))
 
 
+@event_recorded_as("WorkItem.CallbackDead")
 class CallbackDead(WorkItem.Event):
     reason: str
 
@@ -214,6 +220,7 @@ class CallbackDead(WorkItem.Event):
         _set(aggregate, attrs.evolve(delivery, status=DeliveryStatus.DEAD, dead_reason=self.reason))
 
 
+@event_recorded_as("WorkItem.CallbackRedeliveryRequested")
 class CallbackRedeliveryRequested(WorkItem.Event):
     by: str
 
@@ -346,3 +353,14 @@ def _required(item: WorkItem) -> Delivery:
     if item.delivery is None:
         raise CallbackError("the item has no callback delivery")
     return item.delivery
+
+
+# Every event of a delivery: what the deliveries projection follows.
+EVENTS: tuple[type[WorkItem.Event], ...] = (
+    CallbackScheduled,
+    CallbackAttemptStarted,
+    CallbackAttempted,
+    CallbackDelivered,
+    CallbackDead,
+    CallbackRedeliveryRequested,
+)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import KW_ONLY
 from typing import TypeVar
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, CanMutateAggregate
 from eventsourcing.utils import register_topic
@@ -51,6 +52,20 @@ def recorded_as(name: str) -> Callable[[T], T]:
                 and issubclass(value, CanMutateAggregate)
             ):
                 _explicit(value, f"{name}.{attr}")
+        return cls
+
+    return decorate
+
+
+E = TypeVar("E", bound=type[CanMutateAggregate[UUID]])
+
+
+def event_recorded_as(topic: str) -> Callable[[E], E]:
+    """Class decorator for an event class declared outside its aggregate's class body
+    (e.g. a work item's callback events, in their own module): stored as ``topic``."""
+
+    def decorate(cls: E) -> E:
+        _explicit(cls, topic)
         return cls
 
     return decorate
