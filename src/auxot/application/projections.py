@@ -210,8 +210,8 @@ class ItemRebuild(Generic[R]):
         return self._shadow.catch_up()
 
     def swap_in(self) -> bool:
-        return self._live._view.swap_in(  # noqa: SLF001 - its own kind
-            self._shadow._view,  # noqa: SLF001
-            self._live._key,  # noqa: SLF001
-            self._shadow._key,  # noqa: SLF001
+        return self._live._view.swap_in(
+            self._shadow._view,
+            self._live._key,
+            self._shadow._key,
         )

@@ -28,7 +28,8 @@ from auxot.application.keys import (
     revoke_key,
     user_caller,
 )
-from auxot.application.ports import Clock, Ids, ProviderSlots, WorkRow, WorkView
+from auxot.application.ports import Clock, Ids, IndexView, ProviderSlots, WorkRow, WorkView
+from auxot.application.projections import Projections
 from auxot.application.providers import ProviderPool
 from auxot.application.records import encode_record, row_of
 from auxot.application.stores import Registry, WorkLog
@@ -51,6 +52,8 @@ class Service:
     ids: Ids
     admin: Admin
     slots: ProviderSlots  # shared by every engine on the database
+    index: IndexView  # the work index: boards, work lists, statistics
+    projections: Projections  # every projection the worker keeps, by name (replay)
     toolbox: Toolbox = attrs.field(factory=lambda: Toolbox({}))
     _authenticate: Authenticator = attrs.field(init=False)
     _closed: bool = attrs.field(init=False, default=False)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from auxot.application.directory import Directory
 from auxot.application.engine import Engine
 from auxot.application.projection import WorkProjection
+from auxot.application.projections import Projection
 from auxot.application.waiters import ProjectionWaiters
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,13 @@ class Worker:
         poll_interval: float = 0.2,
         refresh_interval: float = 0.5,
         drain_seconds: float = 10.0,
+        views: Sequence[Projection] = (),
     ) -> None:
         self._projection = projection
+        # Projections other than the status one, on a thread of their own: the status
+        # view, which polls and the engine wait on, never waits on them.
+        self._views = list(views) if projection is not None else []
+        self._views_due = threading.Event()
         self._directory = directory
         self._engine = engine
         self._poll = poll_interval
@@ -46,11 +52,14 @@ class Worker:
     def events_recorded(self) -> None:
         """Tell the worker that new work events were saved in this process."""
         self._events_recorded.set()
+        self._views_due.set()
 
     def start(self) -> None:
         loops: list[tuple[str, Callable[[], None]]] = [("directory", self._refresh_loop)]
         if self._projection is not None:
             loops.append(("project", self._project_loop))
+        if self._views:
+            loops.append(("views", self._views_loop))
         if self._engine is not None:
             loops.append(("dispatch", self._dispatch_loop))
         for name, loop in loops:
@@ -61,6 +70,7 @@ class Worker:
     def stop(self) -> None:
         self._stopping.set()
         self._events_recorded.set()
+        self._views_due.set()
         self._work_due.set()
         for thread in self._threads:
             thread.join()
@@ -74,10 +84,14 @@ class Worker:
         even when no other process projects (HTTP-only servers do not)."""
         if self._projection is None:
             return
-        try:
-            self._projection.catch_up_fully()
-        except Exception:
-            log.exception("final projection failed; the next worker will catch up")
+        for projection in [self._projection, *self._views]:
+            try:
+                while projection.catch_up():
+                    pass
+            except Exception:
+                log.exception(
+                    "final %s projection failed; the next worker will catch up", projection.name
+                )
 
     def wait_projected(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Block until ``predicate()`` holds, re-checking after each batch this process
@@ -115,6 +129,18 @@ class Worker:
                 continue
             self._events_recorded.wait(self._poll)
             self._events_recorded.clear()
+
+    def _views_loop(self) -> None:
+        while not self._stopping.is_set():
+            projected = 0
+            for projection in self._views:
+                try:
+                    projected += projection.catch_up()
+                except Exception:
+                    log.exception("%s projection failed; retrying", projection.name)
+            if not projected:
+                self._views_due.wait(self._poll)
+                self._views_due.clear()
 
     def _dispatch_loop(self) -> None:
         assert self._engine is not None

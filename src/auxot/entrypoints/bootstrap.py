@@ -18,7 +18,8 @@ from auxot.application.directory import Directory
 from auxot.application.engine import Engine
 from auxot.application.group_commit import GroupCommitter
 from auxot.application.ports import Clock, Ids, ProviderFactory
-from auxot.application.projection import WorkProjection
+from auxot.application.projection import IndexProjection, WorkProjection
+from auxot.application.projections import Projections
 from auxot.application.providers import ProviderPool
 from auxot.application.service import Service
 from auxot.application.stores import Registry, WorkLog
@@ -47,12 +48,14 @@ def bootstrap(
         registry = Registry(env=database.env(Registry.name))
         work = WorkLog(env=database.env(WorkLog.name))
         view = database.work_view(work)
+        index = database.index_view(work)
         slots = database.provider_slots(work)
     directory = Directory(registry)
     pool = ProviderPool(
         providers or {"scripted": ScriptedProvider, "openai": openai_factory(settings.secrets)}
     )
     projection = WorkProjection(work, view)
+    projections = Projections([projection, IndexProjection(work, index)])
     guard = NetGuard(allow_private=settings.allow_private_urls, allow=settings.url_allow_list)
     toolbox = Toolbox({"http": http_tool_factory(guard)})
 
@@ -83,6 +86,7 @@ def bootstrap(
         poll_interval=settings.poll_interval,
         refresh_interval=settings.refresh_interval,
         drain_seconds=settings.drain_seconds,
+        views=[p for p in projections if p is not projection],
     )
 
     committer = GroupCommitter(work.put_events, on_saved=wake)
@@ -98,5 +102,7 @@ def bootstrap(
         ids=ids,
         admin=Admin(registry, directory, clock, ids),
         slots=slots,
+        index=index,
+        projections=projections,
         toolbox=toolbox,
     )

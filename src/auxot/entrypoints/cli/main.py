@@ -1,4 +1,5 @@
-"""``auxot``: serve, run workers, apply workflow files, manage keys, run the demo."""
+"""``auxot``: serve, run workers, apply workflow files, manage keys, replay projections,
+run the demo."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from auxot.application.service import NotFoundError, Service
 from auxot.domain.identity import workflow_id
 from auxot.domain.work_item import WorkItemError
 from auxot.entrypoints.bootstrap import bootstrap
+from auxot.entrypoints.cli.replay import replay_command
 from auxot.entrypoints.http.tasks import task_of_row
 from auxot.entrypoints.settings import Settings, SettingsError
 from auxot.entrypoints.workflow_file import WorkflowFileError, load_declaration, locate
@@ -278,6 +280,9 @@ _workflow_command(
     "activate",
     "Activate workflow NAME: the items it held start in arrival order. Idempotent.",
 )
+
+
+cli.add_command(replay_command(_DATABASE, _settings, _service, _fail))
 
 
 @cli.group()

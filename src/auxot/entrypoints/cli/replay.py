@@ -1,0 +1,102 @@
+"""``auxot replay``: rebuild projections from the event log while the live ones keep
+serving, then hand over in one transaction."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from auxot.application.projections import Projection
+from auxot.application.replay import Progress, ReplayError, replay
+from auxot.application.service import Service
+
+REPORT_EVERY = 0.1
+"""Without a terminal, a progress line each time another tenth of the log is done."""
+
+
+def replay_command(
+    database_option: Callable[[Any], Any],
+    settings: Callable[..., Any],
+    service_of: Callable[..., Service],
+    fail: Callable[..., Any],
+) -> click.Command:
+    """The command, built with the CLI's shared option and helpers."""
+
+    @click.command("replay")
+    @click.option(
+        "--projection",
+        "names",
+        multiple=True,
+        metavar="NAME",
+        help="Rebuild only this projection (repeatable) [default: all]",
+    )
+    @database_option
+    def command(names: tuple[str, ...], database_url: str | None) -> None:
+        """Rebuild projections from the whole event log, beside the live ones, and hand
+        over without a gap. Workers and servers may keep running meanwhile."""
+        service = service_of(settings(database_url=database_url), run_worker=False)
+        try:
+            chosen = _chosen(service, names, fail)
+            head = service.work.recorder.max_notification_id
+            for projection in chosen:
+                try:
+                    done = replay(projection, lambda: head() or 0, _progress(projection))
+                except ReplayError as exc:
+                    fail(str(exc))
+                rate = done.events / done.seconds if done.seconds > 0 else 0.0
+                click.echo(
+                    f"{done.name}: rebuilt from {done.events} events in {done.seconds:.1f} s "
+                    f"({rate:,.0f} events/s); live at position {done.position}"
+                )
+        finally:
+            service.close()
+
+    return command
+
+
+def _chosen(service: Service, names: tuple[str, ...], fail: Callable[..., Any]) -> list[Projection]:
+    if not names:
+        return list(service.projections)
+    unknown = [n for n in names if service.projections.get(n) is None]
+    if unknown:
+        known = ", ".join(service.projections.names)
+        fail(f"no projection named {', '.join(unknown)}; known: {known}", 2)
+    return [p for n in names if (p := service.projections.get(n)) is not None]
+
+
+def _progress(projection: Projection) -> Progress:
+    """A bar on a terminal; otherwise a line per tenth of the log, on stderr."""
+    if sys.stderr.isatty():
+        return _Bar(projection.name)
+    reported = [-1]
+
+    def line(position: int, head: int) -> None:
+        tenth = int(position / head / REPORT_EVERY) if head else 10
+        if tenth > reported[0]:
+            reported[0] = tenth
+            share = position / head if head else 1.0
+            click.echo(f"{projection.name}: {position}/{head} events ({share:.0%})", err=True)
+
+    return line
+
+
+class _Bar:
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._bar: Any = None
+        self._at = 0
+
+    def __call__(self, position: int, head: int) -> None:
+        if self._bar is None:
+            self._bar = click.progressbar(length=head, label=self._name, file=sys.stderr)
+            self._bar.__enter__()
+        self._bar.length = max(head, position)
+        self._bar.update(position - self._at)
+        self._at = position
+        if position >= head:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+            self._at = 0
