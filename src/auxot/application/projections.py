@@ -102,7 +102,7 @@ class ItemView(Protocol[R_contra]):
 
     def max_tracking_id(self, application_name: str) -> int | None: ...
 
-    def shadow(self) -> Self: ...
+    def shadow(self, key: str) -> Self: ...
 
     def swap_in(self, shadow: Self, live_key: str, shadow_key: str) -> bool: ...
 
@@ -173,7 +173,7 @@ class ItemProjection(Generic[R]):
         shadow = ItemProjection(
             self._name,
             self._work,
-            self._view.shadow(),
+            self._view.shadow(shadow_key),
             self._row_of,
             tracking_key=shadow_key,
             batch=self._batch,

@@ -62,8 +62,9 @@ def replay(
             events += projected
             if progress is not None:
                 progress(rebuild.position, head())
+        position = rebuild.position  # the shadow's, gone once swapped in
         if rebuild.swap_in():
-            return Replayed(projection.name, events, rebuild.position, monotonic() - started)
+            return Replayed(projection.name, events, position, monotonic() - started)
     raise ReplayError(
         f"the {projection.name} projection moved past its rebuild {SWAP_ATTEMPTS} times; "
         "replay again when the log grows more slowly"

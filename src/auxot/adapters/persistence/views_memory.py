@@ -20,16 +20,17 @@ class MemoryRebuildable(POPOTrackingRecorder):
 
     TABLES: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "") -> None:
         super().__init__()
+        self._prefix = prefix
         self._rows: dict[UUID, Any] = {}
 
     @property
     def tables(self) -> tuple[str, ...]:
-        return self.TABLES
+        return tuple(self._prefix + table for table in self.TABLES)
 
-    def shadow(self) -> Self:
-        return type(self)()
+    def shadow(self, key: str) -> Self:
+        return type(self)("shadow_")  # a fresh instance: no rows, no positions
 
     def swap_in(self, shadow: Self, live_key: str, shadow_key: str) -> bool:
         with self._database_lock, shadow._database_lock:

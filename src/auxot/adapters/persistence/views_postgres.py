@@ -47,15 +47,19 @@ class PostgresRebuildable(PostgresTrackingRecorder):
     def _sql_tables(self) -> list[Composed]:
         return [table(self.datastore, name) for name in self.tables]
 
-    def shadow(self) -> Self:
+    def shadow(self, key: str) -> Self:
         shadow = type(self)(
             self.datastore,
             prefix=SHADOW_PREFIX + self.prefix,
             tracking_table_name=self.tracking_table_name,
         )
+        tracking = table(self.datastore, self.tracking_table_name)
         with self.datastore.transaction(commit=True) as curs:
             for name in shadow._sql_tables():
                 curs.execute(SQL("DROP TABLE IF EXISTS {0}").format(name))
+            curs.execute(
+                SQL("DELETE FROM {0} WHERE application_name = %s").format(tracking), (key,)
+            )
         shadow.create_table()
         return shadow
 

@@ -36,11 +36,12 @@ class SQLiteRebuildable(SQLiteTrackingRecorder):
     def tables(self) -> tuple[str, ...]:
         return tuple(self.prefix + table for table in self.TABLES)
 
-    def shadow(self) -> Self:
+    def shadow(self, key: str) -> Self:
         shadow = type(self)(self.datastore, prefix=SHADOW_PREFIX + self.prefix)
         with immediate(self.datastore) as c:
             for table in shadow.tables:
                 c.execute(f"DROP TABLE IF EXISTS {table}")
+            c.execute("DELETE FROM tracking WHERE application_name = ?", (key,))
         shadow.create_table()
         return shadow
 
