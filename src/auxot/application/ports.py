@@ -231,10 +231,11 @@ class RebuildableView(Protocol):
     ``save`` writes rows and a tracking position in one transaction and raises
     ``eventsourcing.persistence.IntegrityError`` when that position was already recorded
     (another process projected it first). ``shadow`` gives an empty copy of the view on
-    its own tables (created afresh, any earlier shadow dropped, its position forgotten); ``swap_in`` replaces
-    this view's rows with the shadow's and its position ``live_key`` with the shadow's
-    ``shadow_key``, in one transaction, when the shadow is at or past this view's
-    position (else it changes nothing and answers False), and drops the shadow.
+    its own tables (created afresh: any earlier shadow is dropped, its position
+    forgotten); ``swap_in`` replaces this view's rows with the shadow's and its position
+    ``live_key`` with the shadow's ``shadow_key``, in one transaction, when the shadow is
+    at or past this view's position (else it changes nothing and answers False), and
+    drops the shadow.
     """
 
     @property
