@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from auxot.application import stats as stats_model
 from auxot.application import views as views_model
@@ -69,13 +69,13 @@ class ViewsController(Controller):
         self,
         caller: NamedDependency[Caller],
         service: NamedDependency[Service],
-        limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = 50,
-        cursor: Annotated[str | None, Parameter(query="cursor")] = None,
-        status: Annotated[str | None, Parameter(query="status")] = None,
-        workflow_id: Annotated[str | None, Parameter(query="workflow_id")] = None,
-        intake_id: Annotated[str | None, Parameter(query="intake_id")] = None,
-        created_from: Annotated[str | None, Parameter(query="from")] = None,
-        created_to: Annotated[str | None, Parameter(query="to")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
+        cursor: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        workflow_id: FromQuery[str | None] = None,
+        intake_id: FromQuery[str | None] = None,
+        created_from: Annotated[str | None, QueryParameter(name="from")] = None,
+        created_to: Annotated[str | None, QueryParameter(name="to")] = None,
     ) -> Page[WorkSummary]:
         query = WorkQuery(
             workflows=None,
@@ -103,7 +103,7 @@ class ViewsController(Controller):
         workflow_id: FromPath[str],
         caller: NamedDependency[Caller],
         service: NamedDependency[Service],
-        tz: Annotated[str | None, Parameter(query="tz")] = None,
+        tz: FromQuery[str | None] = None,
     ) -> Stats:
         workflow, zone = ref_or_404("workflow", workflow_id), _zone(tz)
         return stats_out(
@@ -120,7 +120,7 @@ class ViewsController(Controller):
         intake_id: FromPath[str],
         caller: NamedDependency[Caller],
         service: NamedDependency[Service],
-        tz: Annotated[str | None, Parameter(query="tz")] = None,
+        tz: FromQuery[str | None] = None,
     ) -> Stats:
         intake, zone = ref_or_404("intake", intake_id), _zone(tz)
         return stats_out(
