@@ -51,9 +51,7 @@ def linear_workflow(
         team=team,
         steps=tuple(
             StepDecl(
-                key=key,
-                prompt=prompt,
-                provider=provider,
+                key=key, prompt=prompt, provider=provider,
                 handoffs=(HandoffDecl("default", target),),
             )
             for key, prompt, target in zip(keys, prompts, targets, strict=True)

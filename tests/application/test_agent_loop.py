@@ -56,14 +56,9 @@ def llm() -> Iterator[FakeOpenAI]:
 
 def make_agent(max_turns: int = 4, tools: tuple[str, ...] = ("priority_of",)) -> Agent:
     return Agent.register(
-        uuid.uuid4(),
-        "triager",
-        uuid.uuid4(),
-        instructions="You triage tickets.",
-        provider="llm",
-        tools=tools,
-        max_turns=max_turns,
-        at=AT,
+        uuid.uuid4(), "triager", uuid.uuid4(),
+        instructions="You triage tickets.", provider="llm", tools=tools,
+        max_turns=max_turns, at=AT,
     )
 
 
@@ -123,32 +118,15 @@ def test_a_tool_call_runs_the_python_tool_and_the_final_answer_is_the_output(
     assert result.usage is not None
     assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (25, 5)
     assert result.calls == (
-        {
-            "kind": "model",
-            "turn": 1,
-            "model": "fake-model",
-            "tokens": {"prompt": 10, "completion": 2, "total": 12},
-            "error": None,
-            "duration_ms": 0,
-        },
-        {
-            "kind": "tool",
-            "turn": 1,
-            "tool": "priority_of",
-            "call_id": "call_1",
-            "arguments": {"plan": "enterprise"},
-            "result": "high",
-            "error": None,
-            "duration_ms": 1500,
-        },
-        {
-            "kind": "model",
-            "turn": 2,
-            "model": "fake-model",
-            "tokens": {"prompt": 15, "completion": 3, "total": 18},
-            "error": None,
-            "duration_ms": 0,
-        },
+        {"kind": "model", "turn": 1, "model": "fake-model",
+         "tokens": {"prompt": 10, "completion": 2, "total": 12}, "error": None,
+         "duration_ms": 0},
+        {"kind": "tool", "turn": 1, "tool": "priority_of", "call_id": "call_1",
+         "arguments": {"plan": "enterprise"}, "result": "high", "error": None,
+         "duration_ms": 1500},
+        {"kind": "model", "turn": 2, "model": "fake-model",
+         "tokens": {"prompt": 15, "completion": 3, "total": 18}, "error": None,
+         "duration_ms": 0},
     )
     first = llm.requests[0].json
     assert first["messages"] == [
@@ -179,7 +157,9 @@ def test_a_tool_that_raises_gives_its_error_to_the_model(llm: FakeOpenAI) -> Non
     result = run_loop(llm, python_tools())
     assert result.output == "could not tell"
     assert result.calls[1]["error"] == "ValueError: no such plan"
-    assert json.loads(tool_messages(llm, 1)[0]["content"]) == {"error": "ValueError: no such plan"}
+    assert json.loads(tool_messages(llm, 1)[0]["content"]) == {
+        "error": "ValueError: no such plan"
+    }
 
 
 def test_a_tool_error_is_given_without_its_type(llm: FakeOpenAI) -> None:
@@ -249,9 +229,7 @@ def test_a_provider_error_mid_loop_ends_the_step_with_the_calls_so_far(llm: Fake
     assert "HTTP 503" in result.error
     assert result.retryable
     assert [(c["kind"], c["error"] is None) for c in result.calls] == [
-        ("model", True),
-        ("tool", True),
-        ("model", False),
+        ("model", True), ("tool", True), ("model", False),
     ]
 
 
@@ -295,12 +273,8 @@ def agent_declaration(provider: ProviderDecl, max_turns: int = 3) -> Declaration
         providers=(provider,),
         agents=(
             AgentDecl(
-                name="triager",
-                team="support",
-                instructions="Triage.",
-                provider=provider.name,
-                tools=("priority_of",),
-                max_turns=max_turns,
+                name="triager", team="support", instructions="Triage.",
+                provider=provider.name, tools=("priority_of",), max_turns=max_turns,
             ),
         ),
         workflows=(
@@ -309,9 +283,7 @@ def agent_declaration(provider: ProviderDecl, max_turns: int = 3) -> Declaration
                 team="support",
                 steps=(
                     StepDecl(
-                        key="triage",
-                        handler="agent",
-                        agent="triager",
+                        key="triage", handler="agent", agent="triager",
                         prompt="Triage {{ input.subject }}",
                         handoffs=(HandoffDecl("default", "complete"),),
                     ),
@@ -329,14 +301,8 @@ def run_in_engine(
     service = memory_service(clock, providers={"openai": openai_factory({})})
     service.toolbox.register("priority_of", lambda plan: "high")
     engine = Engine(
-        service.work,
-        service.view,
-        service.directory,
-        service.providers,
-        clock,
-        slots=service.slots,
-        worker_id="worker-a",
-        lease_grace=timedelta(seconds=1),
+        service.work, service.view, service.directory, service.providers, clock,
+        slots=service.slots, worker_id="worker-a", lease_grace=timedelta(seconds=1),
         toolbox=service.toolbox if worker_has_tools else Toolbox({}),
     )
     projection = WorkProjection(service.work, service.view)
@@ -378,9 +344,7 @@ def test_an_agent_step_on_a_real_server_records_its_calls_with_the_outcome(
     record, item = run_in_engine(agent_declaration(provider), {"subject": "Login"})
     assert record.status == "completed"
     assert [(c["kind"], c.get("result")) for c in record.steps[0].calls] == [
-        ("model", None),
-        ("tool", "high"),
-        ("model", None),
+        ("model", None), ("tool", "high"), ("model", None),
     ]
     assert item.runs[0].calls == record.steps[0].calls
 

@@ -63,24 +63,12 @@ def test_the_loop_ends_as_the_script_and_turn_limit_say_and_records_every_call(
 ) -> None:
     provider = ScriptedProvider("offline", {"turns": {"triage": script}})
     agent = Agent.register(
-        uuid.uuid4(),
-        "triager",
-        uuid.uuid4(),
-        instructions="Triage.",
-        provider="offline",
-        tools=("echo", "boom"),
-        max_turns=max_turns,
-        at=datetime(2026, 1, 1, tzinfo=UTC),
+        uuid.uuid4(), "triager", uuid.uuid4(), instructions="Triage.", provider="offline",
+        tools=("echo", "boom"), max_turns=max_turns, at=datetime(2026, 1, 1, tzinfo=UTC),
     )
     result = AgentLoop(
-        agent=agent,
-        chat=provider.chat,
-        tools=TOOLS,
-        provider_timeout=5.0,
-        monotonic=lambda: 0.0,
-        work_id=uuid.uuid4(),
-        step="triage",
-        attempt=1,
+        agent=agent, chat=provider.chat, tools=TOOLS, provider_timeout=5.0,
+        monotonic=lambda: 0.0, work_id=uuid.uuid4(), step="triage", attempt=1,
     ).run(TASK)
 
     # The first final answer: a scripted reply, or the task once the script runs out.

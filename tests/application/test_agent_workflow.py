@@ -104,7 +104,9 @@ def test_an_agent_step_calls_an_http_tool_and_a_python_tool_then_answers(
         tool_call("priority_of", {"plan": "enterprise"}, usage=(20, 5)),
         reply("priority: high", model="served-model", usage=(30, 3)),
     )
-    record = run(llm, tool_server, database_url, subject="Login broken", email="ada@example.com")
+    record = run(
+        llm, tool_server, database_url, subject="Login broken", email="ada@example.com"
+    )
 
     assert record.status == "completed", record.error
     assert record.output == "priority: high"
@@ -142,7 +144,9 @@ def test_an_agent_step_calls_an_http_tool_and_a_python_tool_then_answers(
         "lookup_customer",
         "priority_of",
     ]
-    lookup_spec = next(t for t in first.json["tools"] if t["function"]["name"] == "lookup_customer")
+    lookup_spec = next(
+        t for t in first.json["tools"] if t["function"]["name"] == "lookup_customer"
+    )
     assert lookup_spec == {
         "type": "function",
         "function": {

@@ -19,7 +19,9 @@ from auxot.domain.definition import COMPLETE, DEFAULT, Definition, Handoff, Step
 from auxot.domain.work_item import WorkItem
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
-DEFINITION = Definition(steps=(Step("only", "prompt", "p", "p", (Handoff(DEFAULT, COMPLETE),)),))
+DEFINITION = Definition(
+    steps=(Step("only", "prompt", "p", "p", (Handoff(DEFAULT, COMPLETE),)),)
+)
 TIMEOUT = 10.0
 
 

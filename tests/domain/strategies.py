@@ -79,9 +79,8 @@ def human_definitions(draw: st.DrawFn, max_steps: int = 6) -> Definition:
         if human and all(h.condition == TIMEOUT for h in handoffs):
             handoffs += (Handoff("approved", COMPLETE),)  # a person must be able to decide
         if not human:
-            steps.append(
-                Step(key=key, handler="prompt", prompt=f"do {key}", provider="p", handoffs=handoffs)
-            )
+            steps.append(Step(key=key, handler="prompt", prompt=f"do {key}", provider="p",
+                              handoffs=handoffs))
             continue
         earlier = [s.key for s in steps if s.handler == "human"]
         who = draw(st.sampled_from(["assignee", "team", "workflow team"]))

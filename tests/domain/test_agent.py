@@ -48,11 +48,7 @@ def state(a: Agent) -> tuple[Any, ...]:
 def test_an_agent_defaults_to_no_model_override_no_tools_and_eight_turns() -> None:
     a = agent()
     assert (a.name, a.team_id, a.model, a.tools, a.max_turns) == (
-        "triager",
-        TEAM,
-        None,
-        (),
-        DEFAULT_MAX_TURNS,
+        "triager", TEAM, None, (), DEFAULT_MAX_TURNS
     )
     assert DEFAULT_MAX_TURNS == 8
 
@@ -69,11 +65,8 @@ def test_revise_records_exactly_the_changes_and_replays_to_the_same_agent(
     expected = [Agent.Registered] + ([Agent.Revised] if first != second else [])
     assert [type(e) for e in events] == expected
     assert state(a) == (
-        second["instructions"],
-        second["provider"],
-        second["model"],
-        tuple(second["tools"]),
-        second["max_turns"],
+        second["instructions"], second["provider"], second["model"],
+        tuple(second["tools"]), second["max_turns"],
     )
     assert state(replayed(events)) == state(a)
 
@@ -147,11 +140,7 @@ def test_an_agent_step_naming_its_agent_is_valid() -> None:
         ),
         (
             Step(
-                key="a",
-                handler="prompt",
-                prompt="p",
-                provider="llm",
-                agent="triager",
+                key="a", handler="prompt", prompt="p", provider="llm", agent="triager",
                 handoffs=(Handoff(DEFAULT, COMPLETE),),
             ),
             Problem("only agent steps name an agent", step="a", field="agent"),
@@ -178,16 +167,10 @@ def test_calls_are_recorded_on_the_live_attempt_and_replayed() -> None:
     item = WorkItem.receive(uuid4(), uuid4(), uuid4(), 1, definition, {}, AT)
     run = item.start_step("w", timedelta(minutes=1), AT)
     calls = [
-        {"kind": "model", "turn": 1, "model": "m", "tokens": None, "error": None, "duration_ms": 3},
-        {
-            "kind": "tool",
-            "turn": 1,
-            "tool": "t",
-            "arguments": {},
-            "result": 1,
-            "error": None,
-            "duration_ms": 1,
-        },
+        {"kind": "model", "turn": 1, "model": "m", "tokens": None, "error": None,
+         "duration_ms": 3},
+        {"kind": "tool", "turn": 1, "tool": "t", "arguments": {}, "result": 1, "error": None,
+         "duration_ms": 1},
     ]
     item.record_calls(run.attempt, calls, LATER)
     item.record_calls(run.attempt, [], LATER)  # nothing to record: no event

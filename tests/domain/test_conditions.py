@@ -113,10 +113,7 @@ def test_a_match_over_output_that_is_not_json_only_holds_for_absence() -> None:
 
 
 scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.floats(allow_nan=False, allow_infinity=False),
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=3),
 )
 
@@ -139,7 +136,9 @@ def test_equals_holds_exactly_when_the_field_is_json_equal(
 ) -> None:
     expected = key in output and json_equal(output[key], value)
     assert Clause(key, "equals", value).holds(output) is expected
-    assert Clause(key, "in", [value, "zzz"]).holds(output) is (expected or output.get(key) == "zzz")
+    assert Clause(key, "in", [value, "zzz"]).holds(output) is (
+        expected or output.get(key) == "zzz"
+    )
     assert Clause(key, "exists", True).holds(output) is (key in output)
 
 
@@ -164,43 +163,26 @@ def test_describe_and_frozen_lists() -> None:
         ([1], [("", "must be a non-empty mapping of paths to conditions")]),
         (
             {"severity": {"equal": "high"}},
-            [
-                (
-                    "severity.equal",
-                    "unknown operator 'equal' (known: equals, in, exists, gt, gte, lt, lte)",
-                )
-            ],
+            [("severity.equal", "unknown operator 'equal' (known: equals, in, exists, gt, "
+              "gte, lt, lte)")],
         ),
         ({"score": {"gt": "high"}}, [("score.gt", "'gt' needs a number")]),
         ({"score": {"lte": True}}, [("score.lte", "'lte' needs a number")]),
         ({"x": {"exists": "yes"}}, [("x.exists", "'exists' needs true or false")]),
-        (
-            {"x": {"in": []}},
-            [("x.in", "'in' needs a non-empty list of texts, numbers, true/false or null")],
-        ),
-        (
-            {"x": {"in": [[1]]}},
-            [("x.in", "'in' needs a non-empty list of texts, numbers, true/false or null")],
-        ),
+        ({"x": {"in": []}}, [("x.in", "'in' needs a non-empty list of texts, numbers, "
+                                       "true/false or null")]),
+        ({"x": {"in": [[1]]}}, [("x.in", "'in' needs a non-empty list of texts, numbers, "
+                                         "true/false or null")]),
         ({"x": ["a", "b"]}, [("x", "a list is not a value to equal: use {in: [...]}")]),
-        (
-            {"x": {"equals": {"a": 1}}},
-            [
-                (
-                    "x.equals",
-                    "'equals' needs text, a number, true/false or null (use 'in' for a list)",
-                )
-            ],
-        ),
+        ({"x": {"equals": {"a": 1}}}, [("x.equals", "'equals' needs text, a number, "
+                                                    "true/false or null (use 'in' for a list)")]),
         ({"x": {}}, [("x", "needs at least one operator")]),
         ({"a..b": 1}, [("a..b", "path 'a..b' has an empty segment")]),
         ({1: "x"}, [("1", "a path must be non-empty text")]),
         (
             {"a": {"gt": "x"}, "b": {"nope": 1}},
-            [
-                ("a.gt", "'gt' needs a number"),
-                ("b.nope", "unknown operator 'nope' (known: equals, in, exists, gt, gte, lt, lte)"),
-            ],
+            [("a.gt", "'gt' needs a number"),
+             ("b.nope", "unknown operator 'nope' (known: equals, in, exists, gt, gte, lt, lte)")],
         ),
     ],
 )

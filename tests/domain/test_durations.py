@@ -12,23 +12,9 @@ from auxot.domain.durations import format_duration, parse_duration
 
 @pytest.mark.parametrize(
     ("written", "seconds"),
-    [
-        (90, 90),
-        ("90", 90),
-        (0, 0),
-        (0.5, 0.5),
-        ("45s", 45),
-        ("30m", 1800),
-        ("2h", 7200),
-        ("1d", 86400),
-        ("1h30m", 5400),
-        (" 2H ", 7200),
-        ("1d2h3m4s", 93784),
-        ("500ms", 0.5),
-        ("1.5m", 90),
-        ("1.5h", 5400),
-        ("2s500ms", 2.5),
-    ],
+    [(90, 90), ("90", 90), (0, 0), (0.5, 0.5), ("45s", 45), ("30m", 1800), ("2h", 7200),
+     ("1d", 86400), ("1h30m", 5400), (" 2H ", 7200), ("1d2h3m4s", 93784), ("500ms", 0.5),
+     ("1.5m", 90), ("1.5h", 5400), ("2s500ms", 2.5)],
 )
 def test_durations_parse_to_seconds(written: float | str, seconds: float) -> None:
     assert parse_duration(written) == pytest.approx(seconds)
@@ -57,9 +43,5 @@ def test_a_formatted_duration_parses_back(seconds: int) -> None:
 
 def test_formats_read_naturally() -> None:
     assert [format_duration(s) for s in (45, 90, 7200, 5400, 86400)] == [
-        "45s",
-        "1m30s",
-        "2h",
-        "1h30m",
-        "1d",
+        "45s", "1m30s", "2h", "1h30m", "1d",
     ]

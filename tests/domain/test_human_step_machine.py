@@ -335,15 +335,9 @@ def review_definition(**review: Any) -> Definition:
     return Definition(
         steps=(
             Step("draft", "prompt", "draft", "p", (Handoff(DEFAULT, "review"),)),
-            Step(
-                "review",
-                "human",
-                handoffs=(
-                    Handoff("approved", COMPLETE),
-                    Handoff("rejected", "draft"),
-                ),
-                **review,
-            ),
+            Step("review", "human", handoffs=(
+                Handoff("approved", COMPLETE), Handoff("rejected", "draft"),
+            ), **review),
         )
     )
 

@@ -159,7 +159,9 @@ def test_the_default_fires_only_when_no_other_handoff_does(
     handoffs: list[Handoff], output: dict[str, Any]
 ) -> None:
     condition, chosen = routed(handoffs, output)
-    others_fire = any(oracle_fires(h, condition, output) for h in handoffs if not plain_default(h))
+    others_fire = any(
+        oracle_fires(h, condition, output) for h in handoffs if not plain_default(h)
+    )
     if chosen is None or plain_default(chosen):
         assert not others_fire
     if chosen is None:

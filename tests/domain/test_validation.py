@@ -62,7 +62,9 @@ def test_duplicate_keys_are_errors() -> None:
 
 def test_unknown_handoff_targets_are_errors_naming_step_and_condition() -> None:
     report = validate(definition(step("a", ("approve", "nowhere"), (DEFAULT, COMPLETE))))
-    assert report.errors == (Problem("handoff 'approve' targets unknown step 'nowhere'", step="a"),)
+    assert report.errors == (
+        Problem("handoff 'approve' targets unknown step 'nowhere'", step="a"),
+    )
 
 
 def test_unreachable_steps_are_errors() -> None:
@@ -194,7 +196,9 @@ def test_every_definition_built_from_valid_parts_validates(generated: Definition
     assert report.ok, report.errors
     dead_ends = {s.key for s in generated.steps if not s.handoffs}
     named = {s.key for s in generated.steps for h in s.handoffs if h.condition != DEFAULT}
-    no_default = {s.key for s in generated.steps if s.handoffs and DEFAULT not in conditions(s)}
+    no_default = {
+        s.key for s in generated.steps if s.handoffs and DEFAULT not in conditions(s)
+    }
     assert {p.step for p in report.warnings if "(dead end)" in p.message} == dead_ends
     assert {p.step for p in report.warnings if "can dead-end" in p.message} == no_default
     assert {p.step for p in report.warnings if "no output_schema" in p.message} == named

@@ -158,12 +158,8 @@ class WorkItemMachine(RuleBasedStateMachine):
             label="condition",
         )
         self.item.succeed_step(
-            run.attempt,
-            self.definition,
-            self.now,
-            output=f"out-{run.key}-{run.attempt}",
-            condition=condition,
-            model="m",
+            run.attempt, self.definition, self.now,
+            output=f"out-{run.key}-{run.attempt}", condition=condition, model="m",
         )
         new = self.collect()
         assert type(new[0]) is WorkItem.StepSucceeded
@@ -321,7 +317,9 @@ class WorkItemMachine(RuleBasedStateMachine):
     @invariant()
     def version_counts_the_events(self) -> None:
         assert self.item.version == len(self.events)
-        assert [e.originator_version for e in self.events] == list(range(1, len(self.events) + 1))
+        assert [e.originator_version for e in self.events] == list(
+            range(1, len(self.events) + 1)
+        )
 
     @invariant()
     def replaying_the_events_rebuilds_the_same_state(self) -> None:
@@ -346,13 +344,8 @@ test_work_item_machine = WorkItemMachine.TestCase
 def two_step_definition() -> Definition:
     return Definition(
         steps=(
-            Step(
-                "triage",
-                "prompt",
-                "triage",
-                "p",
-                (Handoff("urgent", "page"), Handoff(DEFAULT, COMPLETE)),
-            ),
+            Step("triage", "prompt", "triage", "p", (Handoff("urgent", "page"),
+                                                     Handoff(DEFAULT, COMPLETE))),
             Step("page", "prompt", "page", "p", (Handoff(DEFAULT, COMPLETE),)),
         )
     )
@@ -364,9 +357,8 @@ def test_an_item_walks_its_definition_to_completion() -> None:
     now = START
     item = WorkItem.receive(uuid4(), uuid4(), uuid4(), 1, definition, {"n": 1}, now)
     first = item.start_step("w", timedelta(seconds=10), now)
-    item.succeed_step(
-        first.attempt, definition, now + timedelta(seconds=2), output="x", condition="urgent"
-    )
+    item.succeed_step(first.attempt, definition, now + timedelta(seconds=2), output="x",
+                      condition="urgent")
     assert (item.status, item.current_step) == (Status.RUNNING, "page")
     second = item.start_step("w", timedelta(seconds=10), now + timedelta(seconds=3))
     item.succeed_step(second.attempt, definition, now + timedelta(seconds=4), output="done")
@@ -379,12 +371,7 @@ def test_an_item_walks_its_definition_to_completion() -> None:
     ]
     events = list(item.collect_events())
     assert [type(e).__name__ for e in events] == [
-        "Received",
-        "StepStarted",
-        "StepSucceeded",
-        "Routed",
-        "StepStarted",
-        "StepSucceeded",
-        "Completed",
+        "Received", "StepStarted", "StepSucceeded", "Routed",
+        "StepStarted", "StepSucceeded", "Completed",
     ]
     assert state_of(replay(events)) == state_of(item)

@@ -117,13 +117,8 @@ def refusal(ax: Auxot, text: str) -> list[tuple[int | None, str, str]]:
             "agents[0].tools[1]",
             "unknown tool 'ghost_tool'",
         ),
-        (
-            "agent: triager",
-            "agent: ghost",
-            28,
-            "workflows[0].steps[0].agent",
-            "unknown agent 'ghost' of team 'support'",
-        ),
+        ("agent: triager", "agent: ghost", 28, "workflows[0].steps[0].agent",
+         "unknown agent 'ghost' of team 'support'"),
         (
             "      type: object\n      properties",
             "      type: objekt\n      properties",
@@ -138,49 +133,21 @@ def refusal(ax: Auxot, text: str) -> list[tuple[int | None, str, str]]:
             "tools[0].parameters",
             "must be a JSON Schema with 'type: object'",
         ),
-        (
-            "name: lookup_customer\n",
-            "name: priority_of\n",
-            7,
-            "tools[0].name",
-            "'priority_of' is a Python tool registered in this process",
-        ),
-        (
-            "url: https://tools.example.com/lookup",
-            "url: ftp://tools.example.com/",
-            7,
-            "tools[0]",
-            "url must be an http:// or https:// URL",
-        ),
-        (
-            "    tools: [lookup_customer, priority_of]\n",
-            "    tools: [lookup_customer, priority_of]\n    max_turns: 0\n",
-            22,
-            "agents[0].max_turns",
-            "must be from 1 to 100",
-        ),
-        (
-            "        agent: triager\n",
-            "        agent: triager\n        provider: offline\n",
-            29,
-            "workflows[0].steps[0].provider",
-            "an agent step takes its provider from its agent",
-        ),
+        ("name: lookup_customer\n", "name: priority_of\n", 7, "tools[0].name",
+         "'priority_of' is a Python tool registered in this process"),
+        ("url: https://tools.example.com/lookup", "url: ftp://tools.example.com/", 7,
+         "tools[0]", "url must be an http:// or https:// URL"),
+        ("    tools: [lookup_customer, priority_of]\n",
+         "    tools: [lookup_customer, priority_of]\n    max_turns: 0\n", 22,
+         "agents[0].max_turns", "must be from 1 to 100"),
+        ("        agent: triager\n", "        agent: triager\n        provider: offline\n", 29,
+         "workflows[0].steps[0].provider", "an agent step takes its provider from its agent"),
         ("        agent: triager\n", "", 26, "workflows[0].steps[0].agent", "is required"),
-        (
-            "    instructions: You triage tickets.\n",
-            "    instructions: You triage tickets.\n    temperature: 0.3\n",
-            20,
-            "agents[0].temperature",
-            "unknown field",
-        ),
-        (
-            "    timeout: 5\n",
-            "    timeout: soon\n",
-            11,
-            "tools[0].timeout",
-            "must be a number, not a string",
-        ),
+        ("    instructions: You triage tickets.\n",
+         "    instructions: You triage tickets.\n    temperature: 0.3\n", 20,
+         "agents[0].temperature", "unknown field"),
+        ("    timeout: 5\n", "    timeout: soon\n", 11, "tools[0].timeout",
+         "must be a number, not a string"),
     ],
 )
 def test_mistakes_are_refused_with_line_and_field(
@@ -188,6 +155,6 @@ def test_mistakes_are_refused_with_line_and_field(
 ) -> None:
     assert old in FILE
     issues = refusal(ax, FILE.replace(old, new, 1))
-    assert any((at, where) == (line, path) and message in text for at, where, text in issues), (
-        issues
-    )
+    assert any(
+        (at, where) == (line, path) and message in text for at, where, text in issues
+    ), issues

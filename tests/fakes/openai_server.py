@@ -333,10 +333,8 @@ class FakeOpenAI:
         self._httpd = httpd
         # A short poll interval makes `shutdown()` return promptly.
         self._serving = threading.Thread(
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": 0.01},
-            name="fake-openai",
-            daemon=True,
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.01},
+            name="fake-openai", daemon=True,
         )
         self._serving.start()
         return self

@@ -141,7 +141,9 @@ class TestMemoryWorkLogRecorder(_EventLog, _Memory, lib.ApplicationRecorderTestC
     expected_class = POPOApplicationRecorder
 
 
-class TestSQLiteRegistryEventsRecorder(_EventLog, _SQLite, lib.ApplicationRecorderTestCase[Any]):
+class TestSQLiteRegistryEventsRecorder(
+    _EventLog, _SQLite, lib.ApplicationRecorderTestCase[Any]
+):
     app_name = "registry"
     expected_class = RegistryEventsRecorder
 
@@ -282,7 +284,8 @@ class TestPostgresTwoLogsOneDatabase(_TwoLogsOneDatabase, _Postgres, unittest.Te
             tables = {
                 r[0]
                 for r in conn.execute(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+                    "SELECT table_name FROM information_schema.tables "
+                    "WHERE table_schema = 'public'"
                 )
             }
         assert {"registry_events", "work_events"} <= tables

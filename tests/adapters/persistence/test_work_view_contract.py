@@ -275,9 +275,7 @@ def waiting(
 
 def test_a_waiting_task_reads_back_with_its_row(opened: Opened) -> None:
     saved = waiting(
-        T0.astimezone(PLUS_TWO),
-        assignee="ann",
-        not_by="bob",
+        T0.astimezone(PLUS_TWO), assignee="ann", not_by="bob",
         timeout_at=T0 + timedelta(hours=2, microseconds=1),
     )
     opened.view.save([saved], Tracking("work", 1))

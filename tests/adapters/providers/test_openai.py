@@ -28,9 +28,8 @@ from tests.fakes.openai_server import (
     trickle,
 )
 
-REQUEST = PromptRequest(
-    prompt="Classify: login broken", work_id=uuid.uuid4(), step="classify", attempt=1
-)
+REQUEST = PromptRequest(prompt="Classify: login broken", work_id=uuid.uuid4(), step="classify",
+                        attempt=1)
 
 
 @pytest.fixture
@@ -195,18 +194,8 @@ def test_one_provider_serves_concurrent_calls(server: FakeOpenAI) -> None:
 
 @pytest.mark.parametrize(
     ("status", "retryable"),
-    [
-        (500, True),
-        (502, True),
-        (503, True),
-        (429, True),
-        (408, True),
-        (400, False),
-        (401, False),
-        (403, False),
-        (404, False),
-        (422, False),
-    ],
+    [(500, True), (502, True), (503, True), (429, True), (408, True),
+     (400, False), (401, False), (403, False), (404, False), (422, False)],
 )
 def test_error_status(server: FakeOpenAI, status: int, retryable: bool) -> None:
     server.script(error(status, "the server's own words"))
@@ -227,7 +216,9 @@ def test_ollama_style_error_string(server: FakeOpenAI) -> None:
     server.script(raw(b'{"error": "model \\"llama9\\" not found"}', status=404))
     exc = failure(server)
     assert not exc.retryable
-    assert str(exc) == ("openai provider 'local': HTTP 404 Not Found: model \"llama9\" not found")
+    assert str(exc) == (
+        "openai provider 'local': HTTP 404 Not Found: model \"llama9\" not found"
+    )
 
 
 def test_rate_limit_mentions_retry_after(server: FakeOpenAI) -> None:
@@ -266,11 +257,8 @@ def test_redirect_is_refused_not_followed(server: FakeOpenAI, status: int) -> No
         (b'{"choices": []}', "no choices"),
         (b'{"choices": [{"message": {"role": "assistant"}}]}', "content is missing"),
         (b'{"choices": [{"message": {"content": 7}}]}', "Expected `str | null`"),
-        (
-            b'{"choices": [{"message": {"content": "x"}}], "usage": {"prompt_tokens": -1,'
-            b' "completion_tokens": 1}}',
-            ">= 0",
-        ),
+        (b'{"choices": [{"message": {"content": "x"}}], "usage": {"prompt_tokens": -1,'
+         b' "completion_tokens": 1}}', ">= 0"),
     ],
 )
 def test_malformed_response(server: FakeOpenAI, body: bytes, why: str) -> None:
@@ -469,10 +457,8 @@ GOOD = {"base_url": "http://127.0.0.1:1/v1", "model": "m"}
         ({**GOOD, "api_key_env": "MISSING_API_KEY"}, "names MISSING_API_KEY, which is not"),
         ({**GOOD, "api_key_env": "AUXOT_DATABASE_URL"}, "ending in _API_KEY"),
         ({**GOOD, "api_key": "sk-inline", "modle": "x"}, "unknown settings: api_key, modle"),
-        (
-            {**GOOD, "response_format": "json"},
-            "'response_format' must be one of json_object, json_schema, none",
-        ),
+        ({**GOOD, "response_format": "json"}, "'response_format' must be one of json_object, "
+                                              "json_schema, none"),
     ],
 )
 def test_invalid_settings(settings: dict[str, Any], message: str) -> None:
@@ -484,14 +470,8 @@ def test_invalid_settings(settings: dict[str, Any], message: str) -> None:
 def test_valid_settings_are_accepted() -> None:
     OpenAIProvider(
         "local",
-        {
-            **GOOD,
-            "timeout": 5,
-            "temperature": 0,
-            "max_tokens": 10,
-            "system": "",
-            "api_key_env": "LLM_API_KEY",
-        },
+        {**GOOD, "timeout": 5, "temperature": 0, "max_tokens": 10, "system": "",
+         "api_key_env": "LLM_API_KEY"},
         {"LLM_API_KEY": "sk"},
     ).close()
 

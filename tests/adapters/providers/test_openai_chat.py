@@ -116,7 +116,9 @@ def test_the_configured_model_is_used_without_an_override(server: FakeOpenAI) ->
 
 
 def test_tool_calls_are_read_from_the_answer(server: FakeOpenAI) -> None:
-    server.script(tool_calls(("lookup", {"email": "a@b.c"}), ("lookup", "{not json"), usage=(7, 2)))
+    server.script(
+        tool_calls(("lookup", {"email": "a@b.c"}), ("lookup", "{not json"), usage=(7, 2))
+    )
     turn = chat(server)
     assert turn.message == ChatMessage(
         role="assistant",

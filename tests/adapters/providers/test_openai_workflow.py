@@ -51,7 +51,9 @@ def server() -> Iterator[FakeOpenAI]:
 
 
 def run(server: FakeOpenAI, subject: str, retry: str = "") -> WorkRecord:
-    with auxot.connect("memory://", poll_interval=0.05, secrets={"LLM_API_KEY": "sk-test"}) as ax:
+    with auxot.connect(
+        "memory://", poll_interval=0.05, secrets={"LLM_API_KEY": "sk-test"}
+    ) as ax:
         applied = ax.apply(workflow(server.base_url, retry))
         intake = next(a.id for a in applied if a.kind == "intake")
         work_id = ax.submit(intake, {"subject": subject})
@@ -117,16 +119,18 @@ def test_a_step_with_an_output_schema_asks_for_json_and_is_repaired(server: Fake
         SCHEMA_STEP.format(),  # unescapes the doubled braces
     )
     server.script(reply('{"severity": "urgent"}', usage=(10, 3)), reply('{"severity": "high"}'))
-    with auxot.connect("memory://", poll_interval=0.05, secrets={"LLM_API_KEY": "sk-test"}) as ax:
+    with auxot.connect(
+        "memory://", poll_interval=0.05, secrets={"LLM_API_KEY": "sk-test"}
+    ) as ax:
         applied = ax.apply(text)
         intake = next(a.id for a in applied if a.kind == "intake")
         record = ax.wait(ax.submit(intake, {"subject": "Site down"}), timeout=20)
     assert record.status == "completed", record.error
     assert record.output == {"severity": "high"}
     first, second = server.requests
-    assert (
-        first.json["response_format"] == second.json["response_format"] == {"type": "json_object"}
-    )
+    assert first.json["response_format"] == second.json["response_format"] == {
+        "type": "json_object"
+    }
     assert "Reply with only a JSON value" in first.json["messages"][1]["content"]
     repair = second.json["messages"][1]["content"]
     assert "$.severity: 'urgent' is not one of ['low', 'high']" in repair

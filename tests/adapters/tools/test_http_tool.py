@@ -27,7 +27,9 @@ def tool(
 
 def test_the_arguments_are_posted_as_json_and_a_json_answer_is_decoded() -> None:
     with ToolServer(json_reply={"name": "Ada", "plan": "pro"}) as server:
-        assert tool(server.url).call({"email": "ada@example.com"}) == {"name": "Ada", "plan": "pro"}
+        assert tool(server.url).call({"email": "ada@example.com"}) == {
+            "name": "Ada", "plan": "pro"
+        }
     [request] = server.requests
     assert (request.method, request.path) == ("POST", "/tool")
     assert request.headers["content-type"] == "application/json"

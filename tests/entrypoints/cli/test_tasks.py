@@ -49,17 +49,8 @@ def test_a_cli_user_lists_and_completes_their_task(cli: Cli, sqlite_url: str) ->
         assert "--output is not valid JSON" in bad.stderr
 
         record = json.loads(
-            cli.ok(
-                *complete,
-                "--user",
-                "ann",
-                "--condition",
-                "approved",
-                "--note",
-                "fine",
-                "--output",
-                '{"reply": "Dear Acme"}',
-            )
+            cli.ok(*complete, "--user", "ann", "--condition", "approved", "--note", "fine",
+                   "--output", '{"reply": "Dear Acme"}')
         )
         assert (record["status"], record["output"]) == ("completed", {"reply": "Dear Acme"})
         review = record["steps"][-1]

@@ -103,7 +103,9 @@ class Humans:
 
         return wait_until(probe, what=f"{work_id} to wait on {step}")
 
-    def complete(self, work_id: str, step: str, user: str | None, **body: Any) -> httpx.Response:
+    def complete(
+        self, work_id: str, step: str, user: str | None, **body: Any
+    ) -> httpx.Response:
         return self.client.post(
             f"/v1/work/{work_id}/steps/{step}/complete", json=body, headers=self.auth(user)
         )
@@ -141,13 +143,8 @@ def test_the_record_shows_what_it_waits_for_and_the_assignee_completes_it(
     assert acted["work_id"] == work_id
     assert acted["current_step"] == "check"
     review = acted["steps"][1]
-    assert (
-        review["key"],
-        review["status"],
-        review["actor"],
-        review["condition"],
-        review["note"],
-    ) == ("review", "succeeded", "ann", "approved", "good")
+    assert (review["key"], review["status"], review["actor"], review["condition"],
+            review["note"]) == ("review", "succeeded", "ann", "approved", "good")
 
     # Maker is not checker: ann may not check her own review (403: she can see the item).
     humans.waiting_on(work_id, "check")
@@ -225,15 +222,8 @@ def test_my_tasks_lists_what_waits_on_me_oldest_first_page_by_page(humans: Human
     page = first.json()
     task = page["items"][0]
     assert set(task) == {
-        "work_id",
-        "intake_id",
-        "workflow_id",
-        "step",
-        "assignee",
-        "team",
-        "since",
-        "timeout_at",
-        "input",
+        "work_id", "intake_id", "workflow_id", "step", "assignee", "team", "since",
+        "timeout_at", "input",
     }
     assert (task["step"], task["assignee"], task["intake_id"]) == ("review", "ann", humans.intake)
     listed = list(page["items"])
