@@ -64,10 +64,8 @@ def _is_number(value: Any) -> bool:
 
 
 def _is_scalar(value: Any) -> bool:
-    return (
-        value is None
-        or isinstance(value, str | bool)
-        or (_is_number(value) and math.isfinite(value))
+    return value is None or isinstance(value, str | bool) or (
+        _is_number(value) and math.isfinite(value)
     )
 
 

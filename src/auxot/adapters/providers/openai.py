@@ -439,6 +439,7 @@ class OpenAIProvider:
             return _ResponseFormat(type="json_schema", json_schema=schema)
         return _ResponseFormat(type="json_object")
 
+
     def _chat_body(self, request: ChatRequest) -> _ChatRequest:
         return _ChatRequest(
             model=request.model or self._config.model,
