@@ -177,15 +177,8 @@ class Service:
         item's errors when its state refuses the act. Reads and writes the database."""
         try:
             item = complete_step(
-                self.work,
-                self.directory,
-                self.clock,
-                caller,
-                work_id,
-                step_key,
-                condition=condition,
-                note=note,
-                output=output,
+                self.work, self.directory, self.clock, caller, work_id, step_key,
+                condition=condition, note=note, output=output,
             )
         except TaskNotFoundError:
             raise NotFoundError("work") from None
