@@ -62,7 +62,11 @@ def test_a_rebuilt_projection_equals_the_live_one_row_for_row(opened: Opened) ->
     live_status, live_index = opened.status_rows(ids), opened.index_rows()
     assert len(live_index) == ITEMS
     assert {row.status for row in live_index.values()} == {
-        "pending", "running", "completed", "failed", "cancelled"
+        "pending",
+        "running",
+        "completed",
+        "failed",
+        "cancelled",
     }
 
     progress: list[tuple[int, int]] = []
