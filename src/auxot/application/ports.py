@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol, Self
+from typing import Any, Literal, Protocol, Self
 from uuid import UUID
 
 import attrs
@@ -338,6 +338,10 @@ class StatsCounts:
     durations: Mapping[int, int | None]
 
 
+Scope = tuple[Literal["workflow", "intake"], UUID]
+"""Whose statistics: a workflow's or an intake's items."""
+
+
 class IndexView(RebuildableView, Protocol):
     """The work index: a row per item for the board, the work list and the statistics."""
 
@@ -360,10 +364,9 @@ class IndexView(RebuildableView, Protocol):
         ...
 
     def stats(
-        self, scope: tuple[str, UUID], start: datetime, end: datetime, percentiles: Sequence[int]
+        self, scope: Scope, start: datetime, end: datetime, percentiles: Sequence[int]
     ) -> StatsCounts:
-        """Counts for ``scope`` (``("workflow", id)`` or ``("intake", id)``) over
-        ``[start, end)``."""
+        """Counts for ``scope`` over ``[start, end)``."""
         ...
 
 

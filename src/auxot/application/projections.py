@@ -170,15 +170,16 @@ class ItemProjection(Generic[R]):
 
     def rebuild(self) -> ItemRebuild[R]:
         shadow_key = f"{self._key}:shadow"
+        shadow_view = self._view.shadow(shadow_key)
         shadow = ItemProjection(
             self._name,
             self._work,
-            self._view.shadow(shadow_key),
+            shadow_view,
             self._row_of,
             tracking_key=shadow_key,
             batch=self._batch,
         )
-        return ItemRebuild(self, shadow)
+        return ItemRebuild(shadow, lambda: self._view.swap_in(shadow_view, self._key, shadow_key))
 
     def _items(self, notifications: Sequence[Notification]) -> list[WorkItem]:
         """Each item the batch touches, at the highest version the batch holds."""
@@ -198,9 +199,9 @@ class ItemProjection(Generic[R]):
 
 
 class ItemRebuild(Generic[R]):
-    def __init__(self, live: ItemProjection[R], shadow: ItemProjection[R]) -> None:
-        self._live = live
+    def __init__(self, shadow: ItemProjection[R], swap_in: Callable[[], bool]) -> None:
         self._shadow = shadow
+        self.swap_in = swap_in
 
     @property
     def position(self) -> int:
@@ -208,10 +209,3 @@ class ItemRebuild(Generic[R]):
 
     def catch_up(self) -> int:
         return self._shadow.catch_up()
-
-    def swap_in(self) -> bool:
-        return self._live._view.swap_in(
-            self._shadow._view,
-            self._live._key,
-            self._shadow._key,
-        )

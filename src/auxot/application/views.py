@@ -18,7 +18,7 @@ import attrs
 from auxot.application.errors import NotFoundError
 from auxot.application.keys import Caller
 from auxot.application.pagination import MAX_LIMIT, Page, decode_position, encode_position
-from auxot.application.ports import IndexRow, WorkQuery
+from auxot.application.ports import IndexRow, Scope, WorkQuery
 from auxot.application.service import Service
 from auxot.application.stats import PERCENTILES, Stats, day_of, stats_of
 from auxot.domain.intake import Intake
@@ -97,7 +97,7 @@ class Views:
         self._visible(caller, intake_id, self.service.directory.intake)
         return self._stats(("intake", intake_id), zone)
 
-    def _stats(self, scope: tuple[str, UUID], zone: ZoneInfo) -> Stats:
+    def _stats(self, scope: Scope, zone: ZoneInfo) -> Stats:
         start, end = day_of(self.service.clock.now(), zone)
         counts = self.service.index.stats(scope, start, end, PERCENTILES)
         return stats_of(counts, start, end, zone.key)

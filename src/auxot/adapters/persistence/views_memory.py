@@ -11,7 +11,7 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking
 from eventsourcing.popo import POPOTrackingRecorder
 
-from auxot.application.ports import IndexRow, StatsCounts, WorkQuery
+from auxot.application.ports import IndexRow, Scope, StatsCounts, WorkQuery
 from auxot.application.stats import nearest_rank
 
 
@@ -85,7 +85,7 @@ class MemoryIndexView(MemoryRebuildable):
         return rows[:limit]
 
     def stats(
-        self, scope: tuple[str, UUID], start: datetime, end: datetime, percentiles: Sequence[int]
+        self, scope: Scope, start: datetime, end: datetime, percentiles: Sequence[int]
     ) -> StatsCounts:
         kind, id = scope
         mine = [

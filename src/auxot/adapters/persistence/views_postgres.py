@@ -20,7 +20,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
-from auxot.application.ports import IndexRow, StatsCounts, WorkQuery
+from auxot.application.ports import IndexRow, Scope, StatsCounts, WorkQuery
 from auxot.application.stats import nearest_rank
 
 SHADOW_PREFIX = "shadow_"
@@ -215,7 +215,7 @@ class PostgresIndexView(PostgresRebuildable):
         )
 
     def stats(
-        self, scope: tuple[str, UUID], start: datetime, end: datetime, percentiles: Sequence[int]
+        self, scope: Scope, start: datetime, end: datetime, percentiles: Sequence[int]
     ) -> StatsCounts:
         column = Identifier("workflow_id" if scope[0] == "workflow" else "intake_id")
         span = (scope[1], start, end)

@@ -17,7 +17,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from auxot.adapters.persistence.sqlite_tx import immediate
-from auxot.application.ports import IndexRow, StatsCounts, WorkQuery
+from auxot.application.ports import IndexRow, Scope, StatsCounts, WorkQuery
 from auxot.application.stats import nearest_rank
 
 SHADOW_PREFIX = "shadow_"
@@ -151,7 +151,7 @@ class SQLiteIndexView(SQLiteRebuildable):
         )
 
     def stats(
-        self, scope: tuple[str, UUID], start: datetime, end: datetime, percentiles: Sequence[int]
+        self, scope: Scope, start: datetime, end: datetime, percentiles: Sequence[int]
     ) -> StatsCounts:
         column = "workflow_id" if scope[0] == "workflow" else "intake_id"
         span = (scope[1].hex, start.timestamp(), end.timestamp())

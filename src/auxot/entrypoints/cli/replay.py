@@ -15,6 +15,7 @@ from auxot.application.service import Service
 
 REPORT_EVERY = 0.1
 """Without a terminal, a progress line each time another tenth of the log is done."""
+BAR_WIDTH = 30
 
 
 def replay_command(
@@ -68,35 +69,20 @@ def _chosen(service: Service, names: tuple[str, ...], fail: Callable[..., Any]) 
 
 
 def _progress(projection: Projection) -> Progress:
-    """A bar on a terminal; otherwise a line per tenth of the log, on stderr."""
-    if sys.stderr.isatty():
-        return _Bar(projection.name)
-    reported = [-1]
+    """A bar redrawn in place on a terminal; otherwise a line per tenth of the log. Both
+    on stderr, so stdout holds only the results."""
+    name, terminal, reported = projection.name, sys.stderr.isatty(), [-1]
 
-    def line(position: int, head: int) -> None:
-        tenth = int(position / head / REPORT_EVERY) if head else 10
-        if tenth > reported[0]:
-            reported[0] = tenth
-            share = position / head if head else 1.0
-            click.echo(f"{projection.name}: {position}/{head} events ({share:.0%})", err=True)
+    def show(position: int, head: int) -> None:
+        share = position / head if head else 1.0
+        if terminal:
+            filled = int(share * BAR_WIDTH)
+            bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+            done = position >= head
+            line = f"\r{name} [{bar}] {position}/{head} ({share:.0%})"
+            click.echo(line, nl=done, err=True)
+        elif int(share / REPORT_EVERY) > reported[0]:
+            reported[0] = int(share / REPORT_EVERY)
+            click.echo(f"{name}: {position}/{head} events ({share:.0%})", err=True)
 
-    return line
-
-
-class _Bar:
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._bar: Any = None
-        self._at = 0
-
-    def __call__(self, position: int, head: int) -> None:
-        if self._bar is None:
-            self._bar = click.progressbar(length=head, label=self._name, file=sys.stderr)
-            self._bar.__enter__()
-        self._bar.length = max(head, position)
-        self._bar.update(position - self._at)
-        self._at = position
-        if position >= head:
-            self._bar.__exit__(None, None, None)
-            self._bar = None
-            self._at = 0
+    return show
