@@ -236,3 +236,14 @@ def test_another_teams_key_sees_none_of_it(live: Live, client: httpx.Client) -> 
                     else other.get(unknown),
                 }
             )
+
+
+def test_the_views_on_every_backend(live_any: Live) -> None:
+    with live_any.client(headers=live_any.auth) as client:
+        ids = [submit(client, live_any.intake_id, {"subject": f"s{n}"}) for n in range(3)]
+        completed(client, 3)
+        assert [i["work_id"] for i in listed(client)] == ids[::-1]
+        recent = board(client)["recently_completed"]
+        assert sorted(r["work_id"] for r in recent) == sorted(ids)
+        stats = client.get(f"/v1/intakes/{live_any.intake_id}/stats").json()
+        assert (stats["runs"], stats["completed"], stats["success_rate"]) == (3, 3, 1.0)
