@@ -94,7 +94,7 @@ def measure(url: str, items: int, rounds: int) -> dict[str, list[float]]:
         for _ in range(rounds):
             figures.setdefault("raw read", []).append(timed(lambda: raw_read(work)))
             for projection in projections:
-                rate = timed(lambda p=projection: replay(p, lambda: head).events)  # type: ignore[misc]
+                rate = timed(lambda p=projection: replay(p).events)
                 figures.setdefault(f"rebuild {projection.name}", []).append(rate)
         figures["events"] = [float(head)]
         return figures

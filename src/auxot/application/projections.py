@@ -8,9 +8,10 @@ the worker keeps each one current and ``auxot replay`` rebuilds it (``replay.py`
 
 To add one (the audit log, say): give it a ``name`` (what ``auxot replay --projection``
 takes), the ``tables`` it keeps, a ``position``, ``catch_up()`` (project the next batch,
-answer how many events) and ``rebuild()`` (a ``Rebuild``: the same projection on fresh
-shadow tables, which ``swap_in`` hands over in one transaction). A projection whose rows
-are a function of one work item's state gets all of it from ``ItemProjection``.
+answer how many events), ``head()`` (where its log ends) and ``rebuild()`` (a
+``Rebuild``: the same projection on fresh shadow tables, which ``swap_in`` hands over in
+one transaction), then register it in ``bootstrap.py``. A projection whose rows are a
+function of one work item's state gets all of it from ``ItemProjection``.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ class Projection(Protocol):
 
     def catch_up(self) -> int:
         """Project the next batch of new events; how many were projected."""
+        ...
+
+    def head(self) -> int:
+        """The last notification id of the log it follows (for progress reports)."""
         ...
 
     def rebuild(self) -> Rebuild:
@@ -160,6 +165,9 @@ class ItemProjection(Generic[R]):
             log.debug("another process projected up to %s first", notifications[-1].id)
             return 0
         return len(notifications)
+
+    def head(self) -> int:
+        return self._work.recorder.max_notification_id() or 0
 
     def catch_up_fully(self) -> int:
         """Project until nothing new is left; how many events were projected."""

@@ -47,13 +47,11 @@ Progress = Callable[[int, int], None]
 
 def replay(
     projection: Projection,
-    head: Callable[[], int],
     progress: Progress | None = None,
     *,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Replayed:
-    """Rebuild ``projection`` from scratch and swap it in; ``head()`` is the log's last
-    notification id."""
+    """Rebuild ``projection`` from scratch and swap it in."""
     started = monotonic()
     rebuild = projection.rebuild()
     events = 0
@@ -61,7 +59,7 @@ def replay(
         while projected := rebuild.catch_up():
             events += projected
             if progress is not None:
-                progress(rebuild.position, head())
+                progress(rebuild.position, projection.head())
         position = rebuild.position  # the shadow's, gone once swapped in
         if rebuild.swap_in():
             return Replayed(projection.name, events, position, monotonic() - started)

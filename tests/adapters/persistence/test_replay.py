@@ -71,7 +71,7 @@ def test_a_rebuilt_projection_equals_the_live_one_row_for_row(opened: Opened) ->
 
     progress: list[tuple[int, int]] = []
     for projection in (status, index):
-        done = replay(projection, opened.head, lambda at, head: progress.append((at, head)))
+        done = replay(projection, lambda at, head: progress.append((at, head)))
         assert done.position == opened.head() == projection.position
         assert done.events == opened.head() or opened.head() > done.events  # PG id gaps
 
@@ -105,7 +105,7 @@ def test_a_rebuild_racing_writers_and_the_live_projector_misses_nothing(
     for thread in threads:
         thread.start()
     try:
-        replay(index, opened.head)
+        replay(index)
     finally:
         stop.set()
         for thread in threads:
@@ -120,7 +120,7 @@ def test_a_rebuild_racing_writers_and_the_live_projector_misses_nothing(
 
 def test_replaying_an_empty_log_hands_over_at_zero(opened: Opened) -> None:
     index = IndexProjection(opened.work, opened.index)
-    assert replay(index, opened.head).position == 0
+    assert replay(index).position == 0
     assert index.catch_up() == 0
     record_history(opened.work, 3, WORKFLOW)
     assert index.catch_up_fully() == opened.head()
@@ -130,6 +130,6 @@ def test_replaying_an_empty_log_hands_over_at_zero(opened: Opened) -> None:
 def test_status_rows_after_a_replay_are_those_of_the_items(opened: Opened) -> None:
     ids = record_history(opened.work, 60, WORKFLOW, INTAKES)
     status = WorkProjection(opened.work, opened.view)
-    replay(status, opened.head)
+    replay(status)
     assert opened.status_rows(ids) == {i: row_of(opened.work.item(i)) for i in ids}
     assert opened.view.due(T0.replace(year=2030), 1000)  # the queue came over too

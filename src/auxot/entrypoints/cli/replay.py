@@ -40,11 +40,9 @@ def replay_command(
         over without a gap. Workers and servers may keep running meanwhile."""
         service = service_of(settings(database_url=database_url), run_worker=False)
         try:
-            chosen = _chosen(service, names, fail)
-            head = service.work.recorder.max_notification_id
-            for projection in chosen:
+            for projection in _chosen(service, names, fail):
                 try:
-                    done = replay(projection, lambda: head() or 0, _progress(projection))
+                    done = replay(projection, _progress(projection))
                 except ReplayError as exc:
                     fail(str(exc))
                 rate = done.events / done.seconds if done.seconds > 0 else 0.0
