@@ -11,7 +11,10 @@ takes), the ``tables`` it keeps, a ``position``, ``catch_up()`` (project the nex
 answer how many events), ``head()`` (where its log ends) and ``rebuild()`` (a
 ``Rebuild``: the same projection on fresh shadow tables, which ``swap_in`` hands over in
 one transaction), then register it in ``bootstrap.py``. A projection whose rows are a
-function of one work item's state gets all of it from ``ItemProjection``.
+function of one work item's state gets all of it from ``ItemProjection``. One that
+appends a row per event (an audit log) must key its rows by the event (originator id and
+version, inserted once): a batch read before a swap may be saved after it, and the
+tracking check only refuses batches that end at or before the position.
 """
 
 from __future__ import annotations
