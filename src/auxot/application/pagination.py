@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Generic, TypeVar
+from uuid import UUID
 
 import attrs
 
@@ -55,4 +57,21 @@ def decode_cursor(cursor: str) -> str:
         padded = cursor + "=" * (-len(cursor) % 4)
         return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadCursorError(f"'{cursor}' is not a cursor this API gave out") from None
+
+
+def encode_position(at: datetime, id: UUID) -> str:
+    """A cursor for a collection ordered by (time, id)."""
+    return encode_cursor(f"{at.isoformat()}|{id.hex}")
+
+
+def decode_position(cursor: str) -> tuple[datetime, UUID]:
+    """The (time, id) in a cursor ``encode_position`` gave; BadCursorError otherwise."""
+    at, _, id = decode_cursor(cursor).partition("|")
+    try:
+        moment = datetime.fromisoformat(at)
+        if moment.tzinfo is None:
+            raise ValueError("naive")
+        return moment, UUID(hex=id)
+    except ValueError:
         raise BadCursorError(f"'{cursor}' is not a cursor this API gave out") from None

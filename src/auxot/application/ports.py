@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, Self
 from uuid import UUID
 
 import attrs
@@ -237,7 +237,34 @@ class WorkRow:
     """Set while the item waits on a person."""
 
 
-class WorkView(Protocol):
+class RebuildableView(Protocol):
+    """A read model kept by a tracked projection, that can be rebuilt beside itself.
+
+    ``save`` writes rows and a tracking position in one transaction and raises
+    ``eventsourcing.persistence.IntegrityError`` when that position was already recorded
+    (another process projected it first). ``shadow`` gives an empty copy of the view on
+    its own tables (created afresh: any earlier shadow is dropped, its position
+    forgotten); ``swap_in`` replaces this view's rows with the shadow's and its position
+    ``live_key`` with the shadow's ``shadow_key``, in one transaction, when the shadow is
+    at or past this view's position (else it changes nothing and answers False), and
+    drops the shadow.
+    """
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """The tables this view keeps, for the operator's eyes."""
+        ...
+
+    def shadow(self, key: str) -> Self:
+        """An empty copy on fresh shadow tables, with no position under ``key``."""
+        ...
+
+    def swap_in(self, shadow: Self, live_key: str, shadow_key: str) -> bool: ...
+
+    def max_tracking_id(self, application_name: str) -> int | None: ...
+
+
+class WorkView(RebuildableView, Protocol):
     """The work status read model, kept by a tracked projection.
 
     ``save`` writes rows and the tracking position in one transaction and raises
@@ -269,7 +296,90 @@ class WorkView(Protocol):
         after the ``after`` position."""
         ...
 
-    def max_tracking_id(self, application_name: str) -> int | None: ...
+
+@attrs.frozen
+class IndexRow:
+    """One work item as the board, the work list and the statistics see it (the work
+    index projection). ``step`` is the step it is at (the last one once it has ended);
+    ``step_since`` when it got there; ``attempt`` the attempt running or last run there
+    (0: not started); ``waiting`` whether a person must act, and ``assignee``/``team``
+    who; ``duration_ms`` from receipt to end, once ended."""
+
+    work_id: UUID
+    workflow_id: UUID
+    workflow_version: int
+    intake_id: UUID | None
+    status: str
+    step: str
+    step_since: datetime
+    attempt: int
+    waiting: bool
+    assignee: str | None
+    team: str | None
+    input_summary: str
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    duration_ms: int | None
+
+
+@attrs.frozen
+class WorkQuery:
+    """Which items a work list shows. ``workflows`` None: every workflow (the local
+    operator); otherwise only items of these (the caller's teams' workflows).
+    ``created_from`` is inclusive, ``created_to`` exclusive."""
+
+    workflows: frozenset[UUID] | None
+    status: str | None = None
+    workflow_id: UUID | None = None
+    intake_id: UUID | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+@attrs.frozen
+class StatsCounts:
+    """Items received in a window (``runs``), and those that ended in it by outcome;
+    ``durations`` the nearest-rank percentiles asked for, in ms, of the items that
+    completed or failed in it (None when none did)."""
+
+    runs: int
+    completed: int
+    failed: int
+    cancelled: int
+    durations: Mapping[int, int | None]
+
+
+Scope = tuple[Literal["workflow", "intake"], UUID]
+"""Whose statistics: a workflow's or an intake's items."""
+
+
+class IndexView(RebuildableView, Protocol):
+    """The work index: a row per item for the board, the work list and the statistics."""
+
+    def save(self, rows: Sequence[IndexRow], tracking: Tracking) -> None: ...
+
+    def active(self, workflow_id: UUID, per_step: int) -> tuple[list[IndexRow], dict[str, int]]:
+        """The workflow's items that have not ended: at most ``per_step`` per step, the
+        longest there first, and how many there are at each step."""
+        ...
+
+    def recent(self, workflow_id: UUID, limit: int) -> list[IndexRow]:
+        """The workflow's ``limit`` items that ended last, the latest first."""
+        ...
+
+    def page(
+        self, query: WorkQuery, limit: int, before: tuple[datetime, UUID] | None
+    ) -> list[IndexRow]:
+        """Items matching ``query``, newest first by (created_at, work_id), strictly
+        before the ``before`` position."""
+        ...
+
+    def stats(
+        self, scope: Scope, start: datetime, end: datetime, percentiles: Sequence[int]
+    ) -> StatsCounts:
+        """Counts for ``scope`` over ``[start, end)``."""
+        ...
 
 
 @attrs.frozen

@@ -37,11 +37,13 @@ from auxot.application.ports import (
     Clock,
     DeliveryView,
     Ids,
+    IndexView,
     OutboundUrls,
     ProviderSlots,
     WorkRow,
     WorkView,
 )
+from auxot.application.projections import Projections
 from auxot.application.providers import ProviderPool
 from auxot.application.records import encode_record, row_of
 from auxot.application.signing_secrets import new_signing_secret
@@ -69,6 +71,8 @@ class Service:
     urls: OutboundUrls  # the rule for callback and tool URLs users give
     deliveries: DeliveryView  # the callback deliveries read model
     audit: AuditProjection
+    index: IndexView  # the work index: boards, work lists, statistics
+    projections: Projections  # every projection the worker keeps, by name (replay)
     toolbox: Toolbox = attrs.field(factory=lambda: Toolbox({}))
     in_flight: InFlight = attrs.field(factory=InFlight)  # keyed submissions being recorded
     chains: Sequence[ChainedLog] = ()  # the logs' hash chains; none on memory://

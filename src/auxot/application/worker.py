@@ -6,7 +6,6 @@ the timeout picks up writes made by other processes (SQLite has no LISTEN/NOTIFY
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -24,9 +23,11 @@ log = logging.getLogger(__name__)
 
 
 class Follower(Protocol):
-    """A projection that follows the logs at its own pace (the audit log)."""
+    """A projection the worker keeps current at its own pace (the work index, the audit
+    log): all the worker needs of one."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def catch_up(self) -> int: ...
 
@@ -44,10 +45,13 @@ class Worker:
         drain_seconds: float = 10.0,
         checkpointer: Checkpointer | None = None,
         checkpoint_interval: float = 60.0,
-        followers: Sequence[Follower] = (),
+        views: Sequence[Follower] = (),
     ) -> None:
         self._projection = projection
-        self._followers = followers
+        # Projections other than the status one, on a thread of their own: the status
+        # view, which polls and the engine wait on, never waits on them.
+        self._views = list(views) if projection is not None else []
+        self._views_due = threading.Event()
         self._directory = directory
         self._engine = engine
         self._deliveries = deliveries
@@ -68,19 +72,20 @@ class Worker:
         """Tell the worker that new work events were saved in this process."""
         self._events_recorded.set()
         self._deliveries_due.set()
+        self._views_due.set()
 
     def start(self) -> None:
         loops: list[tuple[str, Callable[[], None]]] = [("directory", self._refresh_loop)]
         if self._projection is not None:
             loops.append(("project", self._project_loop))
+        if self._views:
+            loops.append(("views", self._views_loop))
         if self._engine is not None:
             loops.append(("dispatch", self._dispatch_loop))
         if self._deliveries is not None:
             loops.append(("deliver", self._deliver_loop))
         if self._checkpointer is not None:
             loops.append(("checkpoint", self._checkpoint_loop))
-        for follower in self._followers:
-            loops.append((follower.name, functools.partial(self._follow_loop, follower)))
         for name, loop in loops:
             thread = threading.Thread(target=loop, name=f"auxot-{name}", daemon=True)
             thread.start()
@@ -89,6 +94,7 @@ class Worker:
     def stop(self) -> None:
         self._stopping.set()
         self._events_recorded.set()
+        self._views_due.set()
         self._work_due.set()
         self._deliveries_due.set()
         for thread in self._threads:
@@ -105,10 +111,15 @@ class Worker:
         even when no other process projects (HTTP-only servers do not)."""
         if self._projection is None:
             return
-        try:
-            self._projection.catch_up_fully()
-        except Exception:
-            log.exception("final projection failed; the next worker will catch up")
+        followers: list[Follower] = [self._projection, *self._views]
+        for projection in followers:
+            try:
+                while projection.catch_up():
+                    pass
+            except Exception:
+                log.exception(
+                    "final %s projection failed; the next worker will catch up", projection.name
+                )
 
     def wait_projected(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Block until ``predicate()`` holds, re-checking after each batch this process
@@ -147,14 +158,17 @@ class Worker:
             self._events_recorded.wait(self._poll)
             self._events_recorded.clear()
 
-    def _follow_loop(self, follower: Follower) -> None:
+    def _views_loop(self) -> None:
         while not self._stopping.is_set():
-            try:
-                if follower.catch_up():
-                    continue
-            except Exception:
-                log.exception("%s projection failed; retrying", follower.name)
-            self._stopping.wait(self._poll)
+            projected = 0
+            for projection in self._views:
+                try:
+                    projected += projection.catch_up()
+                except Exception:
+                    log.exception("%s projection failed; retrying", projection.name)
+            if not projected:
+                self._views_due.wait(self._poll)
+                self._views_due.clear()
 
     def _dispatch_loop(self) -> None:
         assert self._engine is not None

@@ -227,6 +227,7 @@ class WorkItem(AuxotAggregate):
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, WorkItem)
             aggregate.current_step = self.to_step
+            aggregate.entered_step_at = self.timestamp
 
     class WaitingForHuman(Aggregate.Event):
         step: str
@@ -347,6 +348,7 @@ class WorkItem(AuxotAggregate):
         self.input = input
         self.status = Status.PENDING
         self.current_step = entry_step
+        self.entered_step_at: datetime | None = None  # None: at the entry step since receipt
         self.runs: list[StepRun] = []
         self.output: Any = None
         self.error: str | None = None

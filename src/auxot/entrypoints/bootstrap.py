@@ -24,7 +24,8 @@ from auxot.application.directory import Directory
 from auxot.application.engine import Engine
 from auxot.application.group_commit import GroupCommitter
 from auxot.application.ports import CallbackSender, Clock, Ids, ProviderFactory
-from auxot.application.projection import WorkProjection
+from auxot.application.projection import IndexProjection, WorkProjection
+from auxot.application.projections import Projections
 from auxot.application.providers import ProviderPool
 from auxot.application.service import Service
 from auxot.application.signing_secrets import IntakeSecrets
@@ -57,6 +58,7 @@ def bootstrap(
         # An item that ends schedules its callback in the same save (the outbox).
         work = WorkLog(env=database.env(WorkLog.name), on_ending=CallbackOutbox(directory))
         view = database.work_view(work)
+        index = database.index_view(work)
         slots = database.provider_slots(work)
         deliveries = database.delivery_view(work)
         chains = [c for c in map(database.chained_log, (registry, work)) if c is not None]
@@ -65,6 +67,7 @@ def bootstrap(
         providers or {"scripted": ScriptedProvider, "openai": openai_factory(settings.secrets)}
     )
     projection = WorkProjection(work, view)
+    projections = Projections([projection, IndexProjection(work, index)])
     guard = url_guard(settings)
     toolbox = Toolbox({"http": http_tool_factory(guard)})
 
@@ -117,7 +120,7 @@ def bootstrap(
         drain_seconds=settings.drain_seconds,
         checkpointer=Checkpointer(chains, clock) if run_worker and chains else None,
         checkpoint_interval=settings.checkpoint_seconds,
-        followers=(audit,) if run_worker else (),
+        views=[*(p for p in projections if p is not projection), audit],
     )
 
     committer = GroupCommitter(work.put_events, on_saved=wake)
@@ -135,6 +138,8 @@ def bootstrap(
         slots=slots,
         urls=GuardedUrls(guard, allow_http=settings.allow_http_callbacks),
         audit=audit,
+        index=index,
+        projections=projections,
         toolbox=toolbox,
         chains=chains,
         deliveries=deliveries,

@@ -9,7 +9,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.sql import SQL, Composable, Identifier
 
-from auxot.adapters.persistence.postgres import _table
+from auxot.adapters.persistence.views_postgres import table as _table
 from auxot.application.ports import AuditQuery, AuditRow
 
 _COLUMNS = SQL("stream, version, at, actor, key_id, team_id, resource, action, details")

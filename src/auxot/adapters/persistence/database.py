@@ -14,7 +14,14 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
-from auxot.application.ports import AuditView, ChainedLog, DeliveryView, ProviderSlots, WorkView
+from auxot.application.ports import (
+    AuditView,
+    ChainedLog,
+    DeliveryView,
+    IndexView,
+    ProviderSlots,
+    WorkView,
+)
 from auxot.application.stores import AuxotApplication
 
 Backend = Literal["memory", "sqlite", "postgres"]
@@ -134,6 +141,20 @@ class Database:
         from auxot.adapters.persistence.audit_postgres import PostgresAuditView
 
         return work.factory.tracking_recorder(PostgresAuditView)  # type: ignore[return-value]
+
+    def index_view(self, work: AuxotApplication) -> IndexView:
+        """The work index (boards, work lists, statistics), sharing the work log's pool."""
+        if self.backend == "memory":
+            from auxot.adapters.persistence.views_memory import MemoryIndexView
+
+            return work.factory.tracking_recorder(MemoryIndexView)  # type: ignore[return-value]
+        if self.backend == "sqlite":
+            from auxot.adapters.persistence.views_sqlite import SQLiteIndexView
+
+            return work.factory.tracking_recorder(SQLiteIndexView)  # type: ignore[return-value]
+        from auxot.adapters.persistence.views_postgres import PostgresIndexView
+
+        return work.factory.tracking_recorder(PostgresIndexView)  # type: ignore[return-value]
 
     def provider_slots(self, work: AuxotApplication) -> ProviderSlots:
         """The provider slots, in the work log's database (so shared by every process on

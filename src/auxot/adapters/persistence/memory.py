@@ -9,15 +9,13 @@ from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.popo import POPOTrackingRecorder
 
+from auxot.adapters.persistence.views_memory import MemoryRebuildable
 from auxot.application.ports import WorkRow
 
 
-class MemoryWorkView(POPOTrackingRecorder):
-    def __init__(self) -> None:
-        super().__init__()
-        self._rows: dict[UUID, WorkRow] = {}
+class MemoryWorkView(MemoryRebuildable):
+    TABLES = ("work_status", "human_tasks")
 
     def save(self, rows: Sequence[WorkRow], tracking: Tracking) -> None:
         with self._database_lock:
@@ -60,7 +58,7 @@ class MemoryWorkView(POPOTrackingRecorder):
             and (r.task.assignee == user or (r.task.assignee is None and r.task.team in teams))
             and (after is None or (r.task.since, r.work_id) > after)
         ]
-        waiting.sort(key=lambda r: (r.task.since, r.work_id))  # type: ignore[union-attr]
+        waiting.sort(key=lambda r: (r.task.since, r.work_id))
         return waiting[:limit]
 
 

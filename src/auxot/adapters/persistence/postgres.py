@@ -13,21 +13,17 @@ from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresRecorder,
-    PostgresTrackingRecorder,
 )
 from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed, Identifier, Literal
+from psycopg.sql import SQL, Identifier, Literal
 
 from auxot.adapters.persistence.rows import loaded_intake, stored_intake
+from auxot.adapters.persistence.views_postgres import PostgresRebuildable
+from auxot.adapters.persistence.views_postgres import table as _table
 from auxot.application.chain import chain_hashes, predecessors_needed
 from auxot.application.ports import HumanTask, WorkRow
-
-
-def _table(datastore: PostgresDatastore, name: str) -> Composed:
-    """The table ``name`` in the datastore's schema."""
-    return SQL("{0}.{1}").format(Identifier(datastore.schema or "public"), Identifier(name))
 
 
 class WorkEventsRecorder(PostgresApplicationRecorder):
@@ -162,12 +158,15 @@ _SELECT = SQL(
 )
 
 
-class PostgresWorkView(PostgresTrackingRecorder):
+class PostgresWorkView(PostgresRebuildable):
+    TABLES = ("work_status", "human_tasks")
+
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
-        self._table = _table(datastore, "work_status")
+        status, tasks = self.tables
+        self._table = _table(datastore, status)
         # The human step an item waits on, if any: a row per waiting item.
-        self._tasks = _table(datastore, "human_tasks")
+        self._tasks = _table(datastore, tasks)
         self._select = _SELECT.format(self._table, self._tasks)
         self.sql_create_statements.extend(
             [
@@ -178,17 +177,16 @@ class PostgresWorkView(PostgresTrackingRecorder):
                     "updated_at timestamptz NOT NULL, record bytea NOT NULL)"
                 ).format(self._table),
                 SQL(
-                    "CREATE INDEX IF NOT EXISTS work_status_due ON {0} (due_at) "
-                    "WHERE due_at IS NOT NULL"
-                ).format(self._table),
+                    "CREATE INDEX IF NOT EXISTS {0} ON {1} (due_at) WHERE due_at IS NOT NULL"
+                ).format(Identifier(f"{status}_due"), self._table),
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {0} ("
                     "work_id uuid PRIMARY KEY, step text NOT NULL, assignee text, team text, "
                     "since timestamptz NOT NULL, timeout_at timestamptz, not_by text, "
                     "input bytea NOT NULL)"
                 ).format(self._tasks),
-                SQL("CREATE INDEX IF NOT EXISTS human_tasks_since ON {0} (since, work_id)").format(
-                    self._tasks
+                SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (since, work_id)").format(
+                    Identifier(f"{tasks}_since"), self._tasks
                 ),
             ]
         )

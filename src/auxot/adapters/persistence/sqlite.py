@@ -3,18 +3,21 @@ database file."""
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import OperationalError, PersistenceError, Tracking
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteRecorder, SQLiteTrackingRecorder
+from eventsourcing.persistence import Tracking
+from eventsourcing.sqlite import (
+    SQLiteDatastore,
+    SQLiteRecorder,
+)
 
 from auxot.adapters.persistence.rows import loaded_intake, stored_intake
 from auxot.adapters.persistence.sqlite_chain import ChainedEventsRecorder, SQLiteChainedLog
+from auxot.adapters.persistence.sqlite_tx import immediate
+from auxot.adapters.persistence.views_sqlite import SQLiteRebuildable
 from auxot.application.ports import HumanTask, WorkRow
 
 
@@ -49,47 +52,56 @@ _TASK_COLUMNS = "step, assignee, team, since, timeout_at, not_by, input"
 _SELECT = (
     "SELECT w.work_id, w.intake_id, w.workflow_id, w.status, w.version, w.due_at, "
     "w.updated_at, w.record, t.step, t.assignee, t.team, t.since, t.timeout_at, t.not_by, "
-    "t.input FROM work_status w LEFT JOIN human_tasks t ON t.work_id = w.work_id"
+    "t.input FROM {0} w LEFT JOIN {1} t ON t.work_id = w.work_id"
 )
 
 
-class SQLiteWorkView(SQLiteTrackingRecorder):
+class SQLiteWorkView(SQLiteRebuildable):
+    TABLES = ("work_status", "human_tasks")
+
     def construct_create_table_statements(self) -> list[str]:
+        status, tasks = self.tables
         return [
             *super().construct_create_table_statements(),
-            "CREATE TABLE IF NOT EXISTS work_status ("
+            f"CREATE TABLE IF NOT EXISTS {status} ("
             "work_id TEXT PRIMARY KEY, intake_id TEXT NOT NULL, workflow_id TEXT NOT NULL, "
             "status TEXT NOT NULL, version INTEGER NOT NULL, due_at REAL, "
             "updated_at REAL NOT NULL, record BLOB NOT NULL) WITHOUT ROWID",
-            "CREATE INDEX IF NOT EXISTS work_status_due ON work_status (due_at) "
+            f"CREATE INDEX IF NOT EXISTS {status}_due ON {status} (due_at) "
             "WHERE due_at IS NOT NULL",
-            "CREATE TABLE IF NOT EXISTS human_tasks ("
+            f"CREATE TABLE IF NOT EXISTS {tasks} ("
             "work_id TEXT PRIMARY KEY, step TEXT NOT NULL, assignee TEXT, team TEXT, "
             "since REAL NOT NULL, timeout_at REAL, not_by TEXT, input BLOB NOT NULL) "
             "WITHOUT ROWID",
-            "CREATE INDEX IF NOT EXISTS human_tasks_since ON human_tasks (since, work_id)",
+            f"CREATE INDEX IF NOT EXISTS {tasks}_since ON {tasks} (since, work_id)",
         ]
 
     def save(self, rows: Sequence[WorkRow], tracking: Tracking) -> None:
+        status, tasks = self.tables
         with self.datastore.transaction(commit=True) as c:
             c.executemany(
-                f"INSERT OR REPLACE INTO work_status ({_COLUMNS}) "  # noqa: S608
+                f"INSERT OR REPLACE INTO {status} ({_COLUMNS}) "  # noqa: S608
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [_params(row) for row in rows],
             )
             c.executemany(
-                "DELETE FROM human_tasks WHERE work_id = ?", [(row.work_id.hex,) for row in rows]
+                f"DELETE FROM {tasks} WHERE work_id = ?",  # noqa: S608
+                [(row.work_id.hex,) for row in rows],
             )
             c.executemany(
-                f"INSERT INTO human_tasks (work_id, {_TASK_COLUMNS}) "  # noqa: S608
+                f"INSERT INTO {tasks} (work_id, {_TASK_COLUMNS}) "  # noqa: S608
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [_task_params(row) for row in rows if row.task is not None],
             )
             self._insert_tracking(c, tracking)
 
+    @property
+    def _select(self) -> str:
+        return _SELECT.format(*self.tables)
+
     def get(self, work_id: UUID) -> WorkRow | None:
         with self.datastore.transaction(commit=False) as c:
-            c.execute(f"{_SELECT} WHERE w.work_id = ?", (work_id.hex,))
+            c.execute(f"{self._select} WHERE w.work_id = ?", (work_id.hex,))
             found = c.fetchone()
         return None if found is None else _row(found)
 
@@ -104,7 +116,7 @@ class SQLiteWorkView(SQLiteTrackingRecorder):
         )
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                "SELECT work_id FROM work_status WHERE due_at IS NOT NULL AND due_at <= ? "  # noqa: S608
+                f"SELECT work_id FROM {self.tables[0]} WHERE due_at IS NOT NULL AND due_at <= ? "  # noqa: S608
                 f"{unheld}ORDER BY due_at, work_id LIMIT ? OFFSET ?",
                 (now.timestamp(), *held_hex, limit, offset),
             )
@@ -122,7 +134,7 @@ class SQLiteWorkView(SQLiteTrackingRecorder):
         since, work = (after[0].timestamp(), after[1].hex) if after else (float("-inf"), "")
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                f"{_SELECT} WHERE (t.assignee = ? OR (t.assignee IS NULL "
+                f"{self._select} WHERE (t.assignee = ? OR (t.assignee IS NULL "
                 f"AND t.team IN ({in_teams}))) AND (t.not_by IS NULL OR t.not_by != ?) "
                 "AND (t.since, t.work_id) > (?, ?) ORDER BY t.since, t.work_id LIMIT ?",
                 (user, *teams, user, since, work, limit),
@@ -212,7 +224,7 @@ class SQLiteProviderSlots(SQLiteRecorder):
         )
         until, at = lease_until.timestamp(), now.timestamp()
         params = (holder, until, provider, provider, limit, at, provider, limit, at)
-        with self._immediate() as c:
+        with immediate(self.datastore) as c:
             c.execute(take, params)
             if c.rowcount == 1:
                 return True
@@ -230,29 +242,9 @@ class SQLiteProviderSlots(SQLiteRecorder):
             return bool(c.rowcount == 1)
 
     def release(self, provider: str, holder: str) -> None:
-        with self._immediate() as c:
+        with immediate(self.datastore) as c:
             c.execute(
                 "UPDATE provider_slots SET holder = NULL, lease_until = NULL "
                 "WHERE provider = ? AND holder = ?",
                 (provider, holder),
             )
-
-    @contextlib.contextmanager
-    def _immediate(self) -> Iterator[sqlite3.Cursor]:
-        """A write transaction that takes the file's write lock at once: a deferred one
-        that reads first could not upgrade while another process writes."""
-        try:
-            with self.datastore.get_connection(commit=True) as conn, conn.cursor() as c:
-                c.execute("BEGIN IMMEDIATE")
-                try:
-                    yield c
-                except BaseException:
-                    conn.rollback()
-                    raise
-                conn.commit()
-        # As the library's own transactions do: callers tell a database that is busy or
-        # down (try again later) from a defect by these types alone.
-        except sqlite3.OperationalError as exc:
-            raise OperationalError(str(exc)) from exc
-        except sqlite3.Error as exc:
-            raise PersistenceError(str(exc)) from exc

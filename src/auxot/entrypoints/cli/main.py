@@ -1,4 +1,5 @@
-"""``auxot``: serve, run workers, apply workflow files, manage keys, run the demo."""
+"""``auxot``: serve, run workers, apply workflow files, manage keys, replay projections,
+run the demo."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from auxot.entrypoints.cli.common import service_or_fail as _service
 from auxot.entrypoints.cli.common import settings_or_fail as _settings
 from auxot.entrypoints.cli.deliveries import deliveries
 from auxot.entrypoints.cli.intakes import intakes
+from auxot.entrypoints.cli.replay import replay_command
 from auxot.entrypoints.http.tasks import task_of_row
 from auxot.entrypoints.settings import Settings
 from auxot.entrypoints.workflow_file import WorkflowFileError, load_declaration, locate
@@ -264,6 +266,9 @@ _workflow_command(
     "activate",
     "Activate workflow NAME: the items it held start in arrival order. Idempotent.",
 )
+
+
+cli.add_command(replay_command(_DATABASE, _settings, _service, _fail))
 
 
 @cli.group()

@@ -19,6 +19,7 @@ from auxot.entrypoints.http.intake_fast_path import SERVICE_STATE_KEY
 from auxot.entrypoints.http.intake_secrets import IntakeSecretController
 from auxot.entrypoints.http.problems import internal_error
 from auxot.entrypoints.http.tasks import TasksController
+from auxot.entrypoints.http.views import ViewsController
 from auxot.entrypoints.http.wire import Health
 from auxot.entrypoints.http.work import WorkController
 from auxot.entrypoints.http.workflows import WorkflowController
@@ -54,6 +55,7 @@ def create_app(
             TasksController,
             IntakeSecretController,
             DeliveriesController,
+            ViewsController,
             *ADMIN_CONTROLLERS,
         ],
         dependencies={"service": Provide(provide_service, use_cache=True)},

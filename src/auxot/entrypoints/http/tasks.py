@@ -15,7 +15,12 @@ from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.status_codes import HTTP_200_OK
 
 from auxot.application.keys import Caller
-from auxot.application.pagination import MAX_LIMIT, BadCursorError, decode_cursor, encode_cursor
+from auxot.application.pagination import (
+    MAX_LIMIT,
+    BadCursorError,
+    decode_position,
+    encode_position,
+)
 from auxot.application.ports import WorkRow
 from auxot.application.refs import format_ref
 from auxot.application.service import NotFoundError, Service
@@ -148,15 +153,11 @@ def task_of_row(row: WorkRow) -> Task:
 def _cursor(row: WorkRow) -> str:
     """Opaque: where the page ended, (since, work id)."""
     assert row.task is not None
-    return encode_cursor(f"{row.task.since.isoformat()}|{row.work_id.hex}")
+    return encode_position(row.task.since, row.work_id)
 
 
 def _parse_cursor(cursor: str) -> tuple[datetime, UUID]:
     try:
-        since, _, work = decode_cursor(cursor).partition("|")
-        at = datetime.fromisoformat(since)
-        if at.tzinfo is None:
-            raise ValueError("naive")
-        return at, UUID(hex=work)
-    except (BadCursorError, ValueError):
+        return decode_position(cursor)
+    except BadCursorError:
         raise bad_request("The cursor is not one this API gave out.") from None
