@@ -81,12 +81,6 @@ def fold(cumulative: bytes, position: int, digest: bytes) -> bytes:
     return hashlib.sha256(cumulative + _POSITION.pack(position) + digest).digest()
 
 
-def stored_digest(event: StoredLike) -> bytes:
-    return event_digest(
-        as_uuid(event.originator_id), event.originator_version, event.topic, bytes(event.state)
-    )
-
-
 # -- the write path ----------------------------------------------------------------------
 
 
