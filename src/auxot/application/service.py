@@ -252,7 +252,10 @@ class Service:
         self.directory.refresh()
         return applied
 
-    def create_key(self, kind: Literal["team", "user"], owner: str, actor: Actor) -> IssuedKey:
+    def create_key(
+        self, kind: Literal["team", "user"], owner: str, actor: Actor = SYSTEM
+    ) -> IssuedKey:
+        """Issue a key for ``owner``, as ``actor`` (by default the embedding application)."""
         issued = issue_key(
             self.registry,
             self.directory,
@@ -265,7 +268,7 @@ class Service:
         self.directory.refresh()
         return issued
 
-    def revoke_key(self, key_id: UUID, actor: Actor) -> bool:
+    def revoke_key(self, key_id: UUID, actor: Actor = SYSTEM) -> bool:
         revoked = revoke_key(self.registry, self.clock, key_id, actor)
         self.directory.refresh()
         return revoked

@@ -173,25 +173,22 @@ class PostgresIndexView(PostgresRebuildable):
             return [IndexRow(**r) for r in curs.fetchall()]
 
     def active(self, workflow_id: UUID, per_step: int) -> tuple[list[IndexRow], dict[str, int]]:
-        shown = self._select(
-            SQL(
-                "WHERE work_id IN (SELECT work_id FROM (SELECT work_id, ROW_NUMBER() OVER ("
-                "PARTITION BY step ORDER BY step_since, work_id) AS n FROM {0} "
-                "WHERE workflow_id = %s AND finished_at IS NULL) AS ranked WHERE n <= %s) "
-                "ORDER BY step_since, work_id"
-            ).format(self._t),
-            (workflow_id, per_step),
-        )
+        # One statement, so the cards and the counts come from one snapshot: under READ
+        # COMMITTED two reads could straddle a projected batch.
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
                 SQL(
-                    "SELECT step, count(*) AS n FROM {0} "
-                    "WHERE workflow_id = %s AND finished_at IS NULL GROUP BY step"
-                ).format(self._t),
-                (workflow_id,),
+                    "SELECT {0}, step_count FROM (SELECT {0}, ROW_NUMBER() OVER ("
+                    "PARTITION BY step ORDER BY step_since, work_id) AS n, "
+                    "COUNT(*) OVER (PARTITION BY step) AS step_count FROM {1} "
+                    "WHERE workflow_id = %s AND finished_at IS NULL) AS ranked "
+                    "WHERE n <= %s ORDER BY step_since, work_id"
+                ).format(_COLUMNS, self._t),
+                (workflow_id, per_step),
             )
-            counts = {r["step"]: int(r["n"]) for r in curs.fetchall()}
-        return shown, counts
+            fetched = curs.fetchall()
+        counts = {r["step"]: int(r.pop("step_count")) for r in fetched}
+        return [IndexRow(**r) for r in fetched], counts
 
     def recent(self, workflow_id: UUID, limit: int) -> list[IndexRow]:
         return self._select(

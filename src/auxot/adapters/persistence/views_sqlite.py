@@ -115,20 +115,21 @@ class SQLiteIndexView(SQLiteRebuildable):
             return [_row(r) for r in c.fetchall()]
 
     def active(self, workflow_id: UUID, per_step: int) -> tuple[list[IndexRow], dict[str, int]]:
-        shown = self._select(
-            f"WHERE work_id IN (SELECT work_id FROM (SELECT work_id, ROW_NUMBER() OVER ("  # noqa: S608
-            f"PARTITION BY step ORDER BY step_since, work_id) AS n FROM {self._t} "
-            "WHERE workflow_id = ? AND finished_at IS NULL) WHERE n <= ?) "
-            "ORDER BY step_since, work_id",
-            (workflow_id.hex, per_step),
-        )
+        # One statement, so the cards and the counts come from one snapshot: two reads
+        # could straddle a projected batch and show a count without its card.
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                f"SELECT step, count(*) FROM {self._t} "  # noqa: S608
-                "WHERE workflow_id = ? AND finished_at IS NULL GROUP BY step",
-                (workflow_id.hex,),
+                f"SELECT {_INDEX_COLUMNS}, step_count FROM ("  # noqa: S608
+                f"SELECT {_INDEX_COLUMNS}, ROW_NUMBER() OVER ("
+                "PARTITION BY step ORDER BY step_since, work_id) AS n, "
+                f"COUNT(*) OVER (PARTITION BY step) AS step_count FROM {self._t} "
+                "WHERE workflow_id = ? AND finished_at IS NULL) "
+                "WHERE n <= ? ORDER BY step_since, work_id",
+                (workflow_id.hex, per_step),
             )
-            counts = {step: int(n) for step, n in c.fetchall()}
+            fetched = c.fetchall()
+        shown = [_row(r) for r in fetched]
+        counts = {row.step: int(r[-1]) for row, r in zip(shown, fetched, strict=True)}
         return shown, counts
 
     def recent(self, workflow_id: UUID, limit: int) -> list[IndexRow]:
