@@ -20,7 +20,7 @@ tracking check only refuses batches that end at or before the position.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Generic, Protocol, Self, TypeVar
 from uuid import UUID
 
@@ -110,9 +110,9 @@ class ItemView(Protocol[R_contra]):
 
     def max_tracking_id(self, application_name: str) -> int | None: ...
 
-    def shadow(self, key: str) -> Self: ...
+    def shadow(self, *keys: str) -> Self: ...
 
-    def swap_in(self, shadow: Self, live_key: str, shadow_key: str) -> bool: ...
+    def swap_in(self, shadow: Self, keys: Mapping[str, str]) -> bool: ...
 
 
 class ItemProjection(Generic[R]):
@@ -124,6 +124,9 @@ class ItemProjection(Generic[R]):
     move forward, so a row never shows an older state than one shown before; when two
     processes project the same batch, the second one's tracking insert fails and it
     simply goes on from the new position.
+
+    With ``topics``, only items the batch records an event of those topics for are read
+    (the others' rows cannot change); an item whose ``row_of`` is None has no row.
     """
 
     def __init__(
@@ -131,9 +134,10 @@ class ItemProjection(Generic[R]):
         name: str,
         work: WorkLog,
         view: ItemView[R],
-        row_of: Callable[[WorkItem], R],
+        row_of: Callable[[WorkItem], R | None],
         *,
         tracking_key: str | None = None,
+        topics: frozenset[str] | None = None,
         batch: int = 500,
     ) -> None:
         self._name = name
@@ -141,6 +145,7 @@ class ItemProjection(Generic[R]):
         self._view = view
         self._row_of = row_of
         self._key = tracking_key or name
+        self._topics = topics
         self._batch = batch
 
     @property
@@ -161,7 +166,7 @@ class ItemProjection(Generic[R]):
         )
         if not notifications:
             return 0
-        rows = [self._row_of(item) for item in self._items(notifications)]
+        rows = [r for item in self._items(notifications) if (r := self._row_of(item)) is not None]
         try:
             self._view.save(rows, Tracking(self._key, notifications[-1].id))
         except IntegrityError:
@@ -179,7 +184,7 @@ class ItemProjection(Generic[R]):
             total += projected
         return total
 
-    def rebuild(self) -> ItemRebuild[R]:
+    def rebuild(self) -> ShadowRebuild:
         shadow_key = f"{self._key}:shadow"
         shadow_view = self._view.shadow(shadow_key)
         shadow = ItemProjection(
@@ -188,9 +193,12 @@ class ItemProjection(Generic[R]):
             shadow_view,
             self._row_of,
             tracking_key=shadow_key,
+            topics=self._topics,
             batch=self._batch,
         )
-        return ItemRebuild(shadow, lambda: self._view.swap_in(shadow_view, self._key, shadow_key))
+        return ShadowRebuild(
+            shadow, lambda: self._view.swap_in(shadow_view, {self._key: shadow_key})
+        )
 
     def _items(self, notifications: Sequence[Notification]) -> list[WorkItem]:
         """Each item the batch touches, at the highest version the batch holds."""
@@ -198,7 +206,11 @@ class ItemProjection(Generic[R]):
         for notification in notifications:
             assert isinstance(notification.originator_id, UUID)
             batches.setdefault(notification.originator_id, []).append(notification)
-        return [self._item(work_id, events) for work_id, events in batches.items()]
+        return [
+            self._item(work_id, events)
+            for work_id, events in batches.items()
+            if self._topics is None or any(n.topic in self._topics for n in events)
+        ]
 
     def _item(self, work_id: UUID, notifications: list[Notification]) -> WorkItem:
         if notifications[0].originator_version != 1:  # its history began before the batch
@@ -209,8 +221,19 @@ class ItemProjection(Generic[R]):
         return item
 
 
-class ItemRebuild(Generic[R]):
-    def __init__(self, shadow: ItemProjection[R], swap_in: Callable[[], bool]) -> None:
+class Following(Protocol):
+    """What a rebuild follows the log with: the same projection, on shadow tables."""
+
+    @property
+    def position(self) -> int: ...
+
+    def catch_up(self) -> int: ...
+
+
+class ShadowRebuild:
+    """A ``Rebuild`` of a projection running on a shadow view, and how to swap it in."""
+
+    def __init__(self, shadow: Following, swap_in: Callable[[], bool]) -> None:
         self._shadow = shadow
         self.swap_in = swap_in
 
