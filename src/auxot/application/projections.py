@@ -6,12 +6,14 @@ skips one, whichever process runs it and however many do. Any projection that fi
 ``Projection`` protocol can be registered in ``Projections`` at the composition root;
 the worker keeps each one current and ``auxot replay`` rebuilds it (``replay.py``).
 
-To add one (the audit log, say): give it a ``name`` (what ``auxot replay --projection``
-takes), the ``tables`` it keeps, a ``position``, ``catch_up()`` (project the next batch,
+To add one: give it a ``name`` (what ``auxot replay --projection`` takes), the
+``tables`` it keeps, a ``position``, ``catch_up()`` (project the next batch,
 answer how many events), ``head()`` (where its log ends) and ``rebuild()`` (a
 ``Rebuild``: the same projection on fresh shadow tables, which ``swap_in`` hands over in
 one transaction), then register it in ``bootstrap.py``. A projection whose rows are a
-function of one work item's state gets all of it from ``ItemProjection``. One that
+function of one work item's state gets all of it from ``ItemProjection`` (the status,
+index and deliveries ones); the audit log (``audit.py``), which follows two logs,
+implements the protocol itself, its position and head summed over both. One that
 appends a row per event (an audit log) must key its rows by the event (originator id and
 version, inserted once): a batch read before a swap may be saved after it, and the
 tracking check only refuses batches that end at or before the position.
@@ -60,7 +62,7 @@ class Projection(Protocol):
 
     @property
     def position(self) -> int:
-        """The last notification id projected (0: none)."""
+        """The last notification id projected (0: none); over several logs, the sum."""
         ...
 
     def catch_up(self) -> int:
@@ -68,7 +70,8 @@ class Projection(Protocol):
         ...
 
     def head(self) -> int:
-        """The last notification id of the log it follows (for progress reports)."""
+        """The last notification id of the log it follows (for progress reports); over
+        several logs, the sum."""
         ...
 
     def rebuild(self) -> Rebuild:
@@ -201,7 +204,8 @@ class ItemProjection(Generic[R]):
         )
 
     def _items(self, notifications: Sequence[Notification]) -> list[WorkItem]:
-        """Each item the batch touches, at the highest version the batch holds."""
+        """Each item the batch touches (with an event of ``topics``, if given), at the
+        highest version the batch holds."""
         batches: dict[UUID, list[Notification]] = {}
         for notification in notifications:
             assert isinstance(notification.originator_id, UUID)
