@@ -14,6 +14,7 @@ import pytest
 
 from auxot.adapters.clock import ManualClock
 from auxot.adapters.persistence import parse_database_url
+from auxot.application.audit import AuditProjection
 from auxot.application.deliverer import Deliverer
 from auxot.application.lifecycle import Lifecycle
 from auxot.application.ports import (
@@ -262,3 +263,44 @@ def audit_rows(service: Service) -> list[AuditRow]:
 def delivery_rows(service: Service) -> list[DeliveryRow]:
     caught_up(service, "deliveries")
     return service.deliveries.page(None, None, 1000)
+
+
+def test_an_audit_rebuild_racing_writers_and_the_live_projector_misses_nothing(
+    human: Human,
+) -> None:
+    """Both logs grow while the rebuild reads them; every event is audited once."""
+    service = human.service
+    audited_and_delivered(human)
+    live = AuditProjection(service.registry, service.work, service.audit.view, batch=3)
+    live.catch_up_fully()
+    stop = threading.Event()
+    issued: list[UUID] = []
+
+    def write() -> None:  # registry events (every one audited) until the rebuild is done
+        while not stop.is_set() and len(issued) < 200:
+            issued.append(service.create_key("team", "support", ROOT).id)
+
+    def project() -> None:
+        while not stop.is_set():
+            if not live.catch_up():
+                stop.wait(0.01)  # the live projector's poll interval
+
+    threads = [threading.Thread(target=write), threading.Thread(target=project)]
+    for thread in threads:
+        thread.start()
+    try:
+        replay(AuditProjection(service.registry, service.work, service.audit.view, batch=3))
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    live.catch_up_fully()
+
+    rows = audit_rows(service)
+    assert issued, "the writer got nothing in while the rebuild ran"
+    assert len({(r.stream, r.version) for r in rows}) == len(rows)
+    registry = service.registry.recorder.select_notifications(start=1, limit=10_000)
+    assert {(r.stream, r.version) for r in rows if not r.action.startswith("work.")} == {
+        (n.originator_id, n.originator_version) for n in registry
+    }
+    assert live.position == live.head()

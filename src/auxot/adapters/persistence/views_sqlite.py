@@ -38,12 +38,15 @@ class SQLiteRebuildable(SQLiteTrackingRecorder):
 
     def shadow(self, *keys: str) -> Self:
         shadow = type(self)(self.datastore, prefix=SHADOW_PREFIX + self.prefix)
+        # All under the write lock: the library's create_table reads before it writes,
+        # and such a transaction fails at once (no busy wait) if another writer came first.
         with immediate(self.datastore) as c:
             for table in shadow.tables:
                 c.execute(f"DROP TABLE IF EXISTS {table}")
             for key in keys:
                 c.execute("DELETE FROM tracking WHERE application_name = ?", (key,))
-        shadow.create_table()
+            for statement in shadow.create_table_statements:
+                c.execute(statement)
         return shadow
 
     def swap_in(self, shadow: Self, keys: Mapping[str, str]) -> bool:
