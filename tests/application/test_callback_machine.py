@@ -18,6 +18,7 @@ from auxot.adapters.clock import ManualClock
 from auxot.application.declarations import Declaration, IntakeDecl
 from auxot.application.deliverer import Deliverer, DeliveryRunner
 from auxot.application.deliveries import Deliveries
+from auxot.application.delivery_projection import delivery_projection
 from auxot.application.lifecycle import ConflictError
 from auxot.application.refs import parse_ref
 from auxot.domain import callback
@@ -42,7 +43,7 @@ class DeliveryMachine(RuleBasedStateMachine):
         self.service = self.harness.service
         self.sender = ScriptedSender()
         deliveries = self.service.deliveries
-        self.runner = DeliveryRunner(self.service.work, deliveries, None)
+        self.runner = DeliveryRunner(delivery_projection(self.service.work, deliveries), None)
         self.deliverer = Deliverer(
             self.service.work,
             deliveries,

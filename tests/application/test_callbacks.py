@@ -16,6 +16,7 @@ from auxot.adapters.clock import ManualClock
 from auxot.application.declarations import IntakeDecl, ProviderDecl
 from auxot.application.deliverer import Deliverer, DeliveryRunner
 from auxot.application.deliveries import Deliveries
+from auxot.application.delivery_projection import delivery_projection
 from auxot.application.delivery_records import DeliveryRecord, decode_delivery
 from auxot.application.lifecycle import ConflictError, Lifecycle
 from auxot.application.records import decode_record
@@ -46,7 +47,9 @@ class Outbox:
         self.service = harness.service
         self.deliverers: list[Deliverer] = []
         self.deliverer = self.new_deliverer("deliverer-a")
-        self.runner = DeliveryRunner(self.service.work, self.service.deliveries, None)
+        self.runner = DeliveryRunner(
+            delivery_projection(self.service.work, self.service.deliveries), None
+        )
 
     def new_deliverer(self, name: str) -> Deliverer:
         deliverer = Deliverer(

@@ -11,6 +11,13 @@ Like the status projection, each batch's rows and its tracking position are writ
 one transaction, and any number of processes may run it. Its positions are tracked
 under names of its own (``audit.work``, ``audit.registry``), so it shares the tracking
 table of the database with other projections of the same logs without colliding.
+
+It is a ``Projection`` (projections.py) of two logs: its ``position`` and ``head`` are
+the sums of the two logs' (how many notification ids it has come through, of how many),
+which is what replay's progress needs; ``positions`` tells them apart. A rebuild follows
+both logs into shadow tables under shadow keys and swaps both positions in at once.
+Rows are keyed by event (stream, version) and inserted once, so a batch read before a
+swap and saved after it adds nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from auxot.application.history import EventEntry, entry_of
 from auxot.application.pagination import BadCursorError, decode_cursor, encode_cursor
 from auxot.application.ports import AuditQuery, AuditRow, AuditView
+from auxot.application.projections import ShadowRebuild
 from auxot.application.refs import format_ref
 from auxot.application.stores import AuxotApplication, Registry, WorkLog
 from auxot.domain.api_key import ApiKey
@@ -70,24 +78,43 @@ class AuditProjection:
     name = "audit"
 
     def __init__(
-        self, registry: Registry, work: WorkLog, view: AuditView, *, batch: int = 500
+        self,
+        registry: Registry,
+        work: WorkLog,
+        view: AuditView,
+        *,
+        batch: int = 500,
+        key_suffix: str = "",
     ) -> None:
         self._registry = registry
         self._work = work
         self.view = view
         self._batch = batch
+        self._suffix = key_suffix  # the shadow's keys: ``audit.work:shadow``
         self._teams: dict[UUID, UUID | None] = {}  # stream -> team, which never changes
 
     def tracked_name(self, app: AuxotApplication) -> str:
-        return f"{self.name}.{app.name}"
+        return f"{self.name}.{app.name}{self._suffix}"
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return self.view.tables
 
     @property
     def positions(self) -> dict[str, int]:
         """How far each log has been projected (notification ids)."""
         return {
-            app.name: self.view.max_tracking_id(self.tracked_name(app)) or 0
-            for app in (self._registry, self._work)
+            app.name: self.view.max_tracking_id(self.tracked_name(app)) or 0 for app in self._apps
         }
+
+    @property
+    def position(self) -> int:
+        """The sum of both logs' positions."""
+        return sum(self.positions.values())
+
+    def head(self) -> int:
+        """The sum of both logs' last notification ids."""
+        return sum(app.recorder.max_notification_id() or 0 for app in self._apps)
 
     def catch_up(self) -> int:
         """Project the next batch of each log; returns how many events were read."""
@@ -99,10 +126,19 @@ class AuditProjection:
             total += projected
         return total
 
-    def reset(self) -> None:
-        """Forget every row and position: the next ``catch_up`` starts from the start."""
-        self.view.reset([self.tracked_name(app) for app in (self._registry, self._work)])
-        self._teams.clear()
+    def rebuild(self) -> ShadowRebuild:
+        """An audit projection on fresh shadow tables, positions at 0 under shadow keys."""
+        suffix = ":shadow"
+        keys = {self.tracked_name(app): f"{self.tracked_name(app)}{suffix}" for app in self._apps}
+        shadow_view = self.view.shadow(*keys.values())
+        shadow = AuditProjection(
+            self._registry, self._work, shadow_view, batch=self._batch, key_suffix=suffix
+        )
+        return ShadowRebuild(shadow, lambda: self.view.swap_in(shadow_view, keys))
+
+    @property
+    def _apps(self) -> tuple[AuxotApplication, AuxotApplication]:
+        return (self._registry, self._work)
 
     def _catch_up(self, app: AuxotApplication) -> int:
         tracked = self.tracked_name(app)

@@ -22,9 +22,16 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
 
-from auxot.application.delivery_projection import DeliveryProjection
 from auxot.application.directory import Directory
-from auxot.application.ports import Callback, CallbackOutcome, CallbackSender, Clock, DeliveryView
+from auxot.application.ports import (
+    Callback,
+    CallbackOutcome,
+    CallbackSender,
+    Clock,
+    DeliveryRow,
+    DeliveryView,
+)
+from auxot.application.projections import ItemProjection
 from auxot.application.records import encode_record
 from auxot.application.refs import format_ref
 from auxot.application.signing_secrets import signing_secrets
@@ -217,8 +224,10 @@ class DeliveryRunner:
     then send what is due. Without a deliverer (no sender wired) it only projects, so
     that the deliveries can still be listed."""
 
-    def __init__(self, work: WorkLog, view: DeliveryView, deliverer: Deliverer | None) -> None:
-        self.projection = DeliveryProjection(work, view)
+    def __init__(
+        self, projection: ItemProjection[DeliveryRow], deliverer: Deliverer | None
+    ) -> None:
+        self.projection = projection
         self.deliverer = deliverer
 
     def run_once(self) -> int:

@@ -243,11 +243,12 @@ class RebuildableView(Protocol):
     ``save`` writes rows and a tracking position in one transaction and raises
     ``eventsourcing.persistence.IntegrityError`` when that position was already recorded
     (another process projected it first). ``shadow`` gives an empty copy of the view on
-    its own tables (created afresh: any earlier shadow is dropped, its position
-    forgotten); ``swap_in`` replaces this view's rows with the shadow's and its position
-    ``live_key`` with the shadow's ``shadow_key``, in one transaction, when the shadow is
-    at or past this view's position (else it changes nothing and answers False), and
-    drops the shadow.
+    its own tables (created afresh: any earlier shadow is dropped, its positions
+    forgotten); ``swap_in`` replaces this view's rows with the shadow's and each live
+    position (a key of ``keys``) with the shadow's (its value), in one transaction, when
+    the shadow is at or past every live position (else it changes nothing and answers
+    False), and drops the shadow. A projection of one log tracks one key; the audit log,
+    of two logs, two.
     """
 
     @property
@@ -255,11 +256,11 @@ class RebuildableView(Protocol):
         """The tables this view keeps, for the operator's eyes."""
         ...
 
-    def shadow(self, key: str) -> Self:
-        """An empty copy on fresh shadow tables, with no position under ``key``."""
+    def shadow(self, *keys: str) -> Self:
+        """An empty copy on fresh shadow tables, with no position under ``keys``."""
         ...
 
-    def swap_in(self, shadow: Self, live_key: str, shadow_key: str) -> bool: ...
+    def swap_in(self, shadow: Self, keys: Mapping[str, str]) -> bool: ...
 
     def max_tracking_id(self, application_name: str) -> int | None: ...
 
@@ -433,7 +434,7 @@ class AuditQuery:
             return UUID(int=0)
 
 
-class AuditView(Protocol):
+class AuditView(RebuildableView, Protocol):
     """The audit log read model, in time order, kept by a tracked projection. ``save``
     writes rows and a tracking position in one transaction (``IntegrityError`` when that
     position was recorded already); rows already there are left as they are."""
@@ -441,12 +442,6 @@ class AuditView(Protocol):
     def save(self, rows: Sequence[AuditRow], tracking: Tracking) -> None: ...
 
     def query(self, query: AuditQuery) -> list[AuditRow]: ...
-
-    def max_tracking_id(self, application_name: str) -> int | None: ...
-
-    def reset(self, application_names: Collection[str]) -> None:
-        """Forget every row and the tracking positions of ``application_names``."""
-        ...
 
 
 class ProviderSlots(Protocol):
@@ -529,7 +524,7 @@ class DeliveryRow:
     record: bytes
 
 
-class DeliveryView(Protocol):
+class DeliveryView(RebuildableView, Protocol):
     """The callback deliveries read model, kept by a tracked projection of the work log.
     ``save`` writes rows and the tracking position in one transaction (as ``WorkView``)."""
 
@@ -550,7 +545,7 @@ class DeliveryView(Protocol):
         by (scheduled_at, work id), after the ``after`` position."""
         ...
 
-    def max_tracking_id(self, application_name: str) -> int | None: ...
+
 class ChainedLog(Protocol):
     """One application's stored events with their chain hashes, and its checkpoints:
     what ``auxot audit verify`` checks and the worker's checkpointer extends. ``name`` is

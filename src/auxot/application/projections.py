@@ -6,12 +6,14 @@ skips one, whichever process runs it and however many do. Any projection that fi
 ``Projection`` protocol can be registered in ``Projections`` at the composition root;
 the worker keeps each one current and ``auxot replay`` rebuilds it (``replay.py``).
 
-To add one (the audit log, say): give it a ``name`` (what ``auxot replay --projection``
-takes), the ``tables`` it keeps, a ``position``, ``catch_up()`` (project the next batch,
+To add one: give it a ``name`` (what ``auxot replay --projection`` takes), the
+``tables`` it keeps, a ``position``, ``catch_up()`` (project the next batch,
 answer how many events), ``head()`` (where its log ends) and ``rebuild()`` (a
 ``Rebuild``: the same projection on fresh shadow tables, which ``swap_in`` hands over in
 one transaction), then register it in ``bootstrap.py``. A projection whose rows are a
-function of one work item's state gets all of it from ``ItemProjection``. One that
+function of one work item's state gets all of it from ``ItemProjection`` (the status,
+index and deliveries ones); the audit log (``audit.py``), which follows two logs,
+implements the protocol itself, its position and head summed over both. One that
 appends a row per event (an audit log) must key its rows by the event (originator id and
 version, inserted once): a batch read before a swap may be saved after it, and the
 tracking check only refuses batches that end at or before the position.
@@ -20,7 +22,7 @@ tracking check only refuses batches that end at or before the position.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Generic, Protocol, Self, TypeVar
 from uuid import UUID
 
@@ -60,7 +62,7 @@ class Projection(Protocol):
 
     @property
     def position(self) -> int:
-        """The last notification id projected (0: none)."""
+        """The last notification id projected (0: none); over several logs, the sum."""
         ...
 
     def catch_up(self) -> int:
@@ -68,7 +70,8 @@ class Projection(Protocol):
         ...
 
     def head(self) -> int:
-        """The last notification id of the log it follows (for progress reports)."""
+        """The last notification id of the log it follows (for progress reports); over
+        several logs, the sum."""
         ...
 
     def rebuild(self) -> Rebuild:
@@ -110,9 +113,9 @@ class ItemView(Protocol[R_contra]):
 
     def max_tracking_id(self, application_name: str) -> int | None: ...
 
-    def shadow(self, key: str) -> Self: ...
+    def shadow(self, *keys: str) -> Self: ...
 
-    def swap_in(self, shadow: Self, live_key: str, shadow_key: str) -> bool: ...
+    def swap_in(self, shadow: Self, keys: Mapping[str, str]) -> bool: ...
 
 
 class ItemProjection(Generic[R]):
@@ -124,6 +127,9 @@ class ItemProjection(Generic[R]):
     move forward, so a row never shows an older state than one shown before; when two
     processes project the same batch, the second one's tracking insert fails and it
     simply goes on from the new position.
+
+    With ``topics``, only items the batch records an event of those topics for are read
+    (the others' rows cannot change); an item whose ``row_of`` is None has no row.
     """
 
     def __init__(
@@ -131,9 +137,10 @@ class ItemProjection(Generic[R]):
         name: str,
         work: WorkLog,
         view: ItemView[R],
-        row_of: Callable[[WorkItem], R],
+        row_of: Callable[[WorkItem], R | None],
         *,
         tracking_key: str | None = None,
+        topics: frozenset[str] | None = None,
         batch: int = 500,
     ) -> None:
         self._name = name
@@ -141,6 +148,7 @@ class ItemProjection(Generic[R]):
         self._view = view
         self._row_of = row_of
         self._key = tracking_key or name
+        self._topics = topics
         self._batch = batch
 
     @property
@@ -161,7 +169,7 @@ class ItemProjection(Generic[R]):
         )
         if not notifications:
             return 0
-        rows = [self._row_of(item) for item in self._items(notifications)]
+        rows = [r for item in self._items(notifications) if (r := self._row_of(item)) is not None]
         try:
             self._view.save(rows, Tracking(self._key, notifications[-1].id))
         except IntegrityError:
@@ -179,7 +187,7 @@ class ItemProjection(Generic[R]):
             total += projected
         return total
 
-    def rebuild(self) -> ItemRebuild[R]:
+    def rebuild(self) -> ShadowRebuild:
         shadow_key = f"{self._key}:shadow"
         shadow_view = self._view.shadow(shadow_key)
         shadow = ItemProjection(
@@ -188,17 +196,25 @@ class ItemProjection(Generic[R]):
             shadow_view,
             self._row_of,
             tracking_key=shadow_key,
+            topics=self._topics,
             batch=self._batch,
         )
-        return ItemRebuild(shadow, lambda: self._view.swap_in(shadow_view, self._key, shadow_key))
+        return ShadowRebuild(
+            shadow, lambda: self._view.swap_in(shadow_view, {self._key: shadow_key})
+        )
 
     def _items(self, notifications: Sequence[Notification]) -> list[WorkItem]:
-        """Each item the batch touches, at the highest version the batch holds."""
+        """Each item the batch touches (with an event of ``topics``, if given), at the
+        highest version the batch holds."""
         batches: dict[UUID, list[Notification]] = {}
         for notification in notifications:
             assert isinstance(notification.originator_id, UUID)
             batches.setdefault(notification.originator_id, []).append(notification)
-        return [self._item(work_id, events) for work_id, events in batches.items()]
+        return [
+            self._item(work_id, events)
+            for work_id, events in batches.items()
+            if self._topics is None or any(n.topic in self._topics for n in events)
+        ]
 
     def _item(self, work_id: UUID, notifications: list[Notification]) -> WorkItem:
         if notifications[0].originator_version != 1:  # its history began before the batch
@@ -209,8 +225,19 @@ class ItemProjection(Generic[R]):
         return item
 
 
-class ItemRebuild(Generic[R]):
-    def __init__(self, shadow: ItemProjection[R], swap_in: Callable[[], bool]) -> None:
+class Following(Protocol):
+    """What a rebuild follows the log with: the same projection, on shadow tables."""
+
+    @property
+    def position(self) -> int: ...
+
+    def catch_up(self) -> int: ...
+
+
+class ShadowRebuild:
+    """A ``Rebuild`` of a projection running on a shadow view, and how to swap it in."""
+
+    def __init__(self, shadow: Following, swap_in: Callable[[], bool]) -> None:
         self._shadow = shadow
         self.swap_in = swap_in
 

@@ -20,6 +20,7 @@ from auxot.application.audit import AuditProjection
 from auxot.application.callbacks import CallbackOutbox
 from auxot.application.checkpoints import Checkpointer
 from auxot.application.deliverer import Deliverer, DeliveryRunner
+from auxot.application.delivery_projection import delivery_projection
 from auxot.application.directory import Directory
 from auxot.application.engine import Engine
 from auxot.application.group_commit import GroupCommitter
@@ -67,7 +68,8 @@ def bootstrap(
         providers or {"scripted": ScriptedProvider, "openai": openai_factory(settings.secrets)}
     )
     projection = WorkProjection(work, view)
-    projections = Projections([projection, IndexProjection(work, index)])
+    delivering = delivery_projection(work, deliveries)
+    projections = Projections([projection, IndexProjection(work, index), audit, delivering])
     guard = url_guard(settings)
     toolbox = Toolbox({"http": http_tool_factory(guard)})
 
@@ -114,13 +116,14 @@ def bootstrap(
         projection if run_worker else None,
         directory,
         engine,
-        deliveries=DeliveryRunner(work, deliveries, deliverer) if run_worker else None,
+        deliveries=DeliveryRunner(delivering, deliverer) if run_worker else None,
         poll_interval=settings.poll_interval,
         refresh_interval=settings.refresh_interval,
         drain_seconds=settings.drain_seconds,
         checkpointer=Checkpointer(chains, clock) if run_worker and chains else None,
         checkpoint_interval=settings.checkpoint_seconds,
-        views=[*(p for p in projections if p is not projection), audit],
+        # Each projection runs on one loop: status and deliveries on their own.
+        views=[p for p in projections if p is not projection and p is not delivering],
     )
 
     committer = GroupCommitter(work.put_events, on_saved=wake)

@@ -1,6 +1,6 @@
 """The audit projection on each backend, wired as the composition root wires it: it
 follows both logs, writes rows with its positions, tolerates a second process projecting
-the same batches, and rebuilds the same rows after a reset."""
+the same batches, and a replay rebuilds the same rows."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from auxot.application.audit import AuditProjection
 from auxot.application.lifecycle import Lifecycle
 from auxot.application.ports import AuditQuery, AuditRow
 from auxot.application.refs import parse_ref
+from auxot.application.replay import replay
 from auxot.application.service import Service
 from auxot.domain.actor import Actor
 from auxot.domain.identity import workflow_id
@@ -62,11 +63,10 @@ def test_it_follows_both_logs_and_rebuilds_the_same_rows(service: Service) -> No
     positions = projection.positions
     assert positions["registry"] > 0
     assert positions["work"] > 0
-    projection.reset()
-    assert rows(projection) == []
-    projection.catch_up_fully()
+    done = replay(projection)
     assert rows(projection) == projected
     assert projection.positions == positions
+    assert done.position == projection.position == projection.head()
 
 
 def test_two_projectors_racing_on_one_database_write_each_row_once(service: Service) -> None:
@@ -84,6 +84,5 @@ def test_two_projectors_racing_on_one_database_write_each_row_once(service: Serv
     projected = rows(mine)
     assert len({(r.stream, r.version) for r in projected}) == len(projected)
     fresh = AuditProjection(service.registry, service.work, service.audit.view)
-    fresh.reset()
-    fresh.catch_up_fully()
+    replay(fresh)
     assert rows(fresh) == projected

@@ -1,6 +1,6 @@
 """The AuditView contract, the same on memory, SQLite and PostgreSQL: rows in time order,
-each filter, team scoping, positions for paging, idempotent saves, tracking and reset.
-Each view is built as production builds it, beside the work log and on its pool."""
+each filter, team scoping, positions for paging, idempotent saves, tracking and the
+shadow swap. Each view is built as production builds it, beside the work log and on its pool."""
 
 from __future__ import annotations
 
@@ -138,12 +138,19 @@ def test_its_positions_do_not_collide_with_the_status_views(opened: Opened) -> N
     assert opened.work_view.max_tracking_id("work") == 3
 
 
-def test_a_reset_forgets_rows_and_its_own_positions_only(opened: Opened) -> None:
+def test_a_shadow_swaps_in_both_positions_and_leaves_other_positions(opened: Opened) -> None:
     opened.view.save([row(1)], Tracking("audit.work", 3))
     opened.work_view.save([], Tracking("work", 7))
-    opened.view.reset(["audit.work", "audit.registry"])
-    assert opened.view.query(query()) == []
-    assert opened.view.max_tracking_id("audit.work") is None
-    assert opened.work_view.max_tracking_id("work") == 7
-    opened.view.save([row(1)], Tracking("audit.work", 1))  # and starts again from the start
+    keys = {"audit.work": "audit.work:shadow", "audit.registry": "audit.registry:shadow"}
+    shadow = opened.view.shadow(*keys.values())
+    shadow.save([row(1), row(2)], Tracking("audit.work:shadow", 2))
+    shadow.save([], Tracking("audit.registry:shadow", 4))
+    assert not opened.view.swap_in(shadow, keys)  # its work position is behind the live one
     assert len(opened.view.query(query())) == 1
+    shadow.save([], Tracking("audit.work:shadow", 3))
+    assert opened.view.swap_in(shadow, keys)
+    assert len(opened.view.query(query())) == 2
+    assert opened.view.max_tracking_id("audit.work") == 3
+    assert opened.view.max_tracking_id("audit.registry") == 4
+    assert opened.view.max_tracking_id("audit.work:shadow") is None
+    assert opened.work_view.max_tracking_id("work") == 7

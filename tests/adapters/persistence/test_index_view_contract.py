@@ -174,11 +174,11 @@ def test_a_shadow_is_swapped_in_only_at_or_past_the_live_position(index: IndexVi
     shadow = index.shadow("work_index:shadow")
     assert shadow.tables != index.tables
     shadow.save([ended(1, "completed", 3)], Tracking("work_index:shadow", 4))
-    assert not index.swap_in(shadow, "work_index", "work_index:shadow")
+    assert not index.swap_in(shadow, {"work_index": "work_index:shadow"})
     assert index.page(WorkQuery(workflows=None), 10, None) == [row(2), row(1)]
 
     shadow.save([row(3)], Tracking("work_index:shadow", 6))
-    assert index.swap_in(shadow, "work_index", "work_index:shadow")
+    assert index.swap_in(shadow, {"work_index": "work_index:shadow"})
     assert index.page(WorkQuery(workflows=None), 10, None) == [row(3), ended(1, "completed", 3)]
     assert index.max_tracking_id("work_index") == 6
     assert not index.max_tracking_id("work_index:shadow")
@@ -191,5 +191,5 @@ def test_a_new_shadow_starts_empty(index: IndexView) -> None:
     again = index.shadow("work_index:shadow")
     assert not again.max_tracking_id("work_index:shadow")  # a rebuild reads from the start
     again.save([], Tracking("work_index:shadow", 1))
-    assert index.swap_in(again, "work_index", "work_index:shadow")
+    assert index.swap_in(again, {"work_index": "work_index:shadow"})
     assert index.page(WorkQuery(workflows=None), 10, None) == []

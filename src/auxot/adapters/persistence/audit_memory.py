@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from uuid import UUID
+from collections.abc import Sequence
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.popo import POPOTrackingRecorder
 
+from auxot.adapters.persistence.views_memory import MemoryRebuildable
 from auxot.application.ports import AuditQuery, AuditRow
 
 
-class MemoryAuditView(POPOTrackingRecorder):
-    def __init__(self) -> None:
-        super().__init__()
-        self._rows: dict[tuple[UUID, int], AuditRow] = {}
+class MemoryAuditView(MemoryRebuildable):
+    """Rows by (stream, version): each event's row is inserted once."""
+
+    TABLES = ("audit_log",)
 
     def save(self, rows: Sequence[AuditRow], tracking: Tracking) -> None:
         with self._database_lock:
@@ -25,15 +24,9 @@ class MemoryAuditView(POPOTrackingRecorder):
 
     def query(self, query: AuditQuery) -> list[AuditRow]:
         with self._database_lock:
-            rows = [r for r in self._rows.values() if matches(r, query)]
+            rows: list[AuditRow] = [r for r in self._rows.values() if matches(r, query)]
         rows.sort(key=lambda r: r.position)
         return rows[: query.limit]
-
-    def reset(self, application_names: Collection[str]) -> None:
-        with self._database_lock:
-            self._rows.clear()
-            for name in application_names:
-                self._max_tracking_ids.pop(name, None)
 
 
 def matches(row: AuditRow, q: AuditQuery) -> bool:

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Composable, Identifier
 
-from auxot.adapters.persistence.views_postgres import table as _table
+from auxot.adapters.persistence.views_postgres import PostgresRebuildable, table
 from auxot.application.ports import AuditQuery, AuditRow
 
 _COLUMNS = SQL("stream, version, at, actor, key_id, team_id, resource, action, details")
 _FIELDS = ("stream", "version", "at", "actor", "key_id", "team_id", "resource", "action")
 
 
-class PostgresAuditView(PostgresTrackingRecorder):
+class PostgresAuditView(PostgresRebuildable):
+    TABLES = ("audit_log",)
+
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
-        self._table = _table(datastore, "audit_log")
+        name = self.tables[0]
+        self._table = table(datastore, name)
         self.sql_create_statements.extend(
             [
                 SQL(
@@ -28,11 +31,11 @@ class PostgresAuditView(PostgresTrackingRecorder):
                     "actor text NOT NULL, key_id uuid, team_id uuid, resource text NOT NULL, "
                     "action text NOT NULL, details bytea NOT NULL, PRIMARY KEY (stream, version))"
                 ).format(self._table),
-                SQL("CREATE INDEX IF NOT EXISTS audit_log_at ON {0} (at, stream, version)").format(
-                    self._table
+                SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (at, stream, version)").format(
+                    Identifier(f"{name}_at"), self._table
                 ),
-                SQL("CREATE INDEX IF NOT EXISTS audit_log_team ON {0} (team_id, at)").format(
-                    self._table
+                SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (team_id, at)").format(
+                    Identifier(f"{name}_team"), self._table
                 ),
             ]
         )
@@ -72,17 +75,6 @@ class PostgresAuditView(PostgresTrackingRecorder):
                 (*params, query.limit),
             )
             return [_row(r) for r in curs.fetchall()]
-
-    def reset(self, application_names: Collection[str]) -> None:
-        tracking = SQL("{0}.{1}").format(
-            Identifier(self.datastore.schema or "public"), Identifier(self.tracking_table_name)
-        )
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(SQL("DELETE FROM {0}").format(self._table))
-            curs.execute(
-                SQL("DELETE FROM {0} WHERE application_name = ANY(%s)").format(tracking),
-                (list(application_names),),
-            )
 
 
 def _where(q: AuditQuery) -> tuple[Composable, list[Any]]:

@@ -6,14 +6,14 @@ exact time) compares exactly with the rows after it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteTrackingRecorder
 
+from auxot.adapters.persistence.views_sqlite import SQLiteRebuildable
 from auxot.application.ports import AuditQuery, AuditRow
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -21,23 +21,30 @@ _MICRO = timedelta(microseconds=1)
 _COLUMNS = "stream, version, at, actor, key_id, team_id, resource, action, details"
 
 
-class SQLiteAuditView(SQLiteTrackingRecorder):
+class SQLiteAuditView(SQLiteRebuildable):
+    TABLES = ("audit_log",)
+
+    @property
+    def _t(self) -> str:
+        return self.tables[0]
+
     def construct_create_table_statements(self) -> list[str]:
+        t = self._t
         return [
             *super().construct_create_table_statements(),
-            "CREATE TABLE IF NOT EXISTS audit_log ("
+            f"CREATE TABLE IF NOT EXISTS {t} ("
             "stream TEXT NOT NULL, version INTEGER NOT NULL, at INTEGER NOT NULL, "
             "actor TEXT NOT NULL, key_id TEXT, team_id TEXT, resource TEXT NOT NULL, "
             "action TEXT NOT NULL, details BLOB NOT NULL, PRIMARY KEY (stream, version)) "
             "WITHOUT ROWID",
-            "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at, stream, version)",
-            "CREATE INDEX IF NOT EXISTS audit_log_team ON audit_log (team_id, at)",
+            f"CREATE INDEX IF NOT EXISTS {t}_at ON {t} (at, stream, version)",
+            f"CREATE INDEX IF NOT EXISTS {t}_team ON {t} (team_id, at)",
         ]
 
     def save(self, rows: Sequence[AuditRow], tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as c:
             c.executemany(
-                f"INSERT OR IGNORE INTO audit_log ({_COLUMNS}) "  # noqa: S608
+                f"INSERT OR IGNORE INTO {self._t} ({_COLUMNS}) "  # noqa: S608
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_params(row) for row in rows],
             )
@@ -47,20 +54,11 @@ class SQLiteAuditView(SQLiteTrackingRecorder):
         where, params = _where(query)
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                f"SELECT {_COLUMNS} FROM audit_log WHERE {where} "  # noqa: S608
+                f"SELECT {_COLUMNS} FROM {self._t} WHERE {where} "  # noqa: S608
                 "ORDER BY at, stream, version LIMIT ?",
                 (*params, query.limit),
             )
             return [_row(r) for r in c.fetchall()]
-
-    def reset(self, application_names: Collection[str]) -> None:
-        names = list(application_names)
-        with self.datastore.transaction(commit=True) as c:
-            c.execute("DELETE FROM audit_log")
-            c.execute(
-                f"DELETE FROM tracking WHERE application_name IN ({', '.join('?' * len(names))})",  # noqa: S608
-                names,
-            )
 
 
 def _where(q: AuditQuery) -> tuple[str, list[Any]]:

@@ -7,15 +7,13 @@ from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.popo import POPOTrackingRecorder
 
+from auxot.adapters.persistence.views_memory import MemoryRebuildable
 from auxot.application.ports import DeliveryRow
 
 
-class MemoryDeliveryView(POPOTrackingRecorder):
-    def __init__(self) -> None:
-        super().__init__()
-        self._rows: dict[UUID, DeliveryRow] = {}
+class MemoryDeliveryView(MemoryRebuildable):
+    TABLES = ("callback_deliveries",)
 
     def save(self, rows: Sequence[DeliveryRow], tracking: Tracking) -> None:
         with self._database_lock:
@@ -26,7 +24,9 @@ class MemoryDeliveryView(POPOTrackingRecorder):
 
     def due(self, now: datetime, limit: int) -> list[UUID]:
         with self._database_lock:
-            due = [r for r in self._rows.values() if r.due_at is not None and r.due_at <= now]
+            due: list[DeliveryRow] = [
+                r for r in self._rows.values() if r.due_at is not None and r.due_at <= now
+            ]
         due.sort(key=lambda r: (r.due_at, r.work_id))
         return [r.work_id for r in due[:limit]]
 
@@ -38,7 +38,7 @@ class MemoryDeliveryView(POPOTrackingRecorder):
         after: tuple[datetime, UUID] | None = None,
     ) -> list[DeliveryRow]:
         with self._database_lock:
-            rows = list(self._rows.values())
+            rows: list[DeliveryRow] = list(self._rows.values())
         chosen = [
             r
             for r in rows

@@ -8,24 +8,23 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
-from psycopg.sql import SQL, Composed, Identifier
+from eventsourcing.postgres import PostgresDatastore
+from psycopg.sql import SQL, Identifier
 
+from auxot.adapters.persistence.views_postgres import PostgresRebuildable, table
 from auxot.application.ports import DeliveryRow
 
 _FIELDS = ("work_id", "webhook_id", "team_id", "status", "scheduled_at", "due_at", "record")
 _COLUMNS = SQL(", ").join(Identifier(f) for f in _FIELDS)
 
 
-def _table(datastore: PostgresDatastore) -> Composed:
-    schema = Identifier(datastore.schema or "public")
-    return SQL("{0}.{1}").format(schema, Identifier("callback_deliveries"))
+class PostgresDeliveryView(PostgresRebuildable):
+    TABLES = ("callback_deliveries",)
 
-
-class PostgresDeliveryView(PostgresTrackingRecorder):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
-        self._table = _table(datastore)
+        name = self.tables[0]
+        self._table = table(datastore, name)
         self.sql_create_statements.extend(
             [
                 SQL(
@@ -35,13 +34,11 @@ class PostgresDeliveryView(PostgresTrackingRecorder):
                     "due_at timestamptz, record bytea NOT NULL)"
                 ).format(self._table),
                 SQL(
-                    "CREATE INDEX IF NOT EXISTS callback_deliveries_due ON {0} (due_at) "
-                    "WHERE due_at IS NOT NULL"
-                ).format(self._table),
+                    "CREATE INDEX IF NOT EXISTS {0} ON {1} (due_at) WHERE due_at IS NOT NULL"
+                ).format(Identifier(f"{name}_due"), self._table),
                 SQL(
-                    "CREATE INDEX IF NOT EXISTS callback_deliveries_list ON {0} "
-                    "(team_id, status, scheduled_at, work_id)"
-                ).format(self._table),
+                    "CREATE INDEX IF NOT EXISTS {0} ON {1} (team_id, status, scheduled_at, work_id)"
+                ).format(Identifier(f"{name}_list"), self._table),
             ]
         )
 

@@ -8,31 +8,36 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteTrackingRecorder
 
+from auxot.adapters.persistence.views_sqlite import SQLiteRebuildable
 from auxot.application.ports import DeliveryRow
 
 _COLUMNS = "work_id, webhook_id, team_id, status, scheduled_at, due_at, record"
 
 
-class SQLiteDeliveryView(SQLiteTrackingRecorder):
+class SQLiteDeliveryView(SQLiteRebuildable):
+    TABLES = ("callback_deliveries",)
+
+    @property
+    def _t(self) -> str:
+        return self.tables[0]
+
     def construct_create_table_statements(self) -> list[str]:
+        t = self._t
         return [
             *super().construct_create_table_statements(),
-            "CREATE TABLE IF NOT EXISTS callback_deliveries ("
+            f"CREATE TABLE IF NOT EXISTS {t} ("
             "work_id TEXT PRIMARY KEY, webhook_id TEXT NOT NULL, team_id TEXT NOT NULL, "
             "status TEXT NOT NULL, scheduled_at REAL NOT NULL, due_at REAL, "
             "record BLOB NOT NULL) WITHOUT ROWID",
-            "CREATE INDEX IF NOT EXISTS callback_deliveries_due ON callback_deliveries "
-            "(due_at) WHERE due_at IS NOT NULL",
-            "CREATE INDEX IF NOT EXISTS callback_deliveries_list ON callback_deliveries "
-            "(team_id, status, scheduled_at, work_id)",
+            f"CREATE INDEX IF NOT EXISTS {t}_due ON {t} (due_at) WHERE due_at IS NOT NULL",
+            f"CREATE INDEX IF NOT EXISTS {t}_list ON {t} (team_id, status, scheduled_at, work_id)",
         ]
 
     def save(self, rows: Sequence[DeliveryRow], tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as c:
             c.executemany(
-                f"INSERT OR REPLACE INTO callback_deliveries ({_COLUMNS}) "  # noqa: S608
+                f"INSERT OR REPLACE INTO {self._t} ({_COLUMNS}) "  # noqa: S608
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [_params(row) for row in rows],
             )
@@ -41,7 +46,7 @@ class SQLiteDeliveryView(SQLiteTrackingRecorder):
     def due(self, now: datetime, limit: int) -> list[UUID]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                "SELECT work_id FROM callback_deliveries WHERE due_at IS NOT NULL "
+                f"SELECT work_id FROM {self._t} WHERE due_at IS NOT NULL "  # noqa: S608
                 "AND due_at <= ? ORDER BY due_at, work_id LIMIT ?",
                 (now.timestamp(), limit),
             )
@@ -64,7 +69,7 @@ class SQLiteDeliveryView(SQLiteTrackingRecorder):
             params.append(status)
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                f"SELECT {_COLUMNS} FROM callback_deliveries WHERE {' AND '.join(where)} "  # noqa: S608
+                f"SELECT {_COLUMNS} FROM {self._t} WHERE {' AND '.join(where)} "  # noqa: S608
                 "ORDER BY scheduled_at, work_id LIMIT ?",
                 (*params, limit),
             )

@@ -3,7 +3,7 @@ and the work index."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Self
 from uuid import UUID
@@ -23,22 +23,22 @@ class MemoryRebuildable(POPOTrackingRecorder):
     def __init__(self, prefix: str = "") -> None:
         super().__init__()
         self._prefix = prefix
-        self._rows: dict[UUID, Any] = {}
+        self._rows: dict[Any, Any] = {}
 
     @property
     def tables(self) -> tuple[str, ...]:
         return tuple(self._prefix + table for table in self.TABLES)
 
-    def shadow(self, key: str) -> Self:
+    def shadow(self, *keys: str) -> Self:
         return type(self)("shadow_")  # a fresh instance: no rows, no positions
 
-    def swap_in(self, shadow: Self, live_key: str, shadow_key: str) -> bool:
+    def swap_in(self, shadow: Self, keys: Mapping[str, str]) -> bool:
         with self._database_lock, shadow._database_lock:
-            position = shadow._max_tracking_ids[shadow_key] or 0
-            if position < (self._max_tracking_ids[live_key] or 0):
+            positions = {live: shadow._max_tracking_ids[copy] or 0 for live, copy in keys.items()}
+            if any(at < (self._max_tracking_ids[live] or 0) for live, at in positions.items()):
                 return False
             self._rows = dict(shadow._rows)  # readers see the old dict or the new one
-            self._max_tracking_ids[live_key] = position
+            self._max_tracking_ids.update(positions)
             shadow._rows = {}
         return True
 

@@ -11,7 +11,7 @@ new position.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Self
 from uuid import UUID
@@ -47,7 +47,7 @@ class PostgresRebuildable(PostgresTrackingRecorder):
     def _sql_tables(self) -> list[Composed]:
         return [table(self.datastore, name) for name in self.tables]
 
-    def shadow(self, key: str) -> Self:
+    def shadow(self, *keys: str) -> Self:
         shadow = type(self)(
             self.datastore,
             prefix=SHADOW_PREFIX + self.prefix,
@@ -58,35 +58,37 @@ class PostgresRebuildable(PostgresTrackingRecorder):
             for name in shadow._sql_tables():
                 curs.execute(SQL("DROP TABLE IF EXISTS {0}").format(name))
             curs.execute(
-                SQL("DELETE FROM {0} WHERE application_name = %s").format(tracking), (key,)
+                SQL("DELETE FROM {0} WHERE application_name = ANY(%s)").format(tracking),
+                (list(keys),),
             )
         shadow.create_table()
         return shadow
 
-    def swap_in(self, shadow: Self, live_key: str, shadow_key: str) -> bool:
+    def swap_in(self, shadow: Self, keys: Mapping[str, str]) -> bool:
         tracking = table(self.datastore, self.tracking_table_name)
         live_tables = self._sql_tables()
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(
                 SQL("LOCK TABLE {0} IN EXCLUSIVE MODE").format(SQL(", ").join(live_tables))
             )
-            position = _position(curs, tracking, shadow_key)
-            if position < _position(curs, tracking, live_key):
+            positions = {live: _position(curs, tracking, copy) for live, copy in keys.items()}
+            if any(at < _position(curs, tracking, live) for live, at in positions.items()):
                 return False
             for live, copy in zip(live_tables, shadow._sql_tables(), strict=True):
                 curs.execute(SQL("DELETE FROM {0}").format(live))
                 curs.execute(SQL("INSERT INTO {0} SELECT * FROM {1}").format(live, copy))
                 curs.execute(SQL("DROP TABLE {0}").format(copy))
-            curs.execute(
+            curs.executemany(
                 SQL(
                     "INSERT INTO {0} (application_name, notification_id) VALUES (%s, %s) "
                     "ON CONFLICT (application_name) "
                     "DO UPDATE SET notification_id = EXCLUDED.notification_id"
                 ).format(tracking),
-                (live_key, position),
+                list(positions.items()),
             )
             curs.execute(
-                SQL("DELETE FROM {0} WHERE application_name = %s").format(tracking), (shadow_key,)
+                SQL("DELETE FROM {0} WHERE application_name = ANY(%s)").format(tracking),
+                (list(keys.values()),),
             )
         return True
 

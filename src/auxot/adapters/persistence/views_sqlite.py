@@ -8,7 +8,7 @@ live position to the shadow's, when the shadow is at or past it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 from uuid import UUID
@@ -36,30 +36,36 @@ class SQLiteRebuildable(SQLiteTrackingRecorder):
     def tables(self) -> tuple[str, ...]:
         return tuple(self.prefix + table for table in self.TABLES)
 
-    def shadow(self, key: str) -> Self:
+    def shadow(self, *keys: str) -> Self:
         shadow = type(self)(self.datastore, prefix=SHADOW_PREFIX + self.prefix)
+        # All under the write lock: the library's create_table reads before it writes,
+        # and such a transaction fails at once (no busy wait) if another writer came first.
         with immediate(self.datastore) as c:
             for table in shadow.tables:
                 c.execute(f"DROP TABLE IF EXISTS {table}")
-            c.execute("DELETE FROM tracking WHERE application_name = ?", (key,))
-        shadow.create_table()
+            for key in keys:
+                c.execute("DELETE FROM tracking WHERE application_name = ?", (key,))
+            for statement in shadow.create_table_statements:
+                c.execute(statement)
         return shadow
 
-    def swap_in(self, shadow: Self, live_key: str, shadow_key: str) -> bool:
+    def swap_in(self, shadow: Self, keys: Mapping[str, str]) -> bool:
         with immediate(self.datastore) as c:
-            position = _position(c, shadow_key)
-            if position < _position(c, live_key):
+            positions = {live: _position(c, copy) for live, copy in keys.items()}
+            if any(at < _position(c, live) for live, at in positions.items()):
                 return False
             for live, copy in zip(self.tables, shadow.tables, strict=True):
                 c.execute(f"DELETE FROM {live}")  # noqa: S608 - our own table names
                 c.execute(f"INSERT INTO {live} SELECT * FROM {copy}")  # noqa: S608
                 c.execute(f"DROP TABLE {copy}")
-            c.execute(
+            c.executemany(
                 "INSERT INTO tracking VALUES (?, ?) ON CONFLICT (application_name) "
                 "DO UPDATE SET notification_id = excluded.notification_id",
-                (live_key, position),
+                list(positions.items()),
             )
-            c.execute("DELETE FROM tracking WHERE application_name = ?", (shadow_key,))
+            c.executemany(
+                "DELETE FROM tracking WHERE application_name = ?", [(k,) for k in keys.values()]
+            )
         return True
 
 
