@@ -32,7 +32,9 @@ from auxot.application.stores import WorkLog
 from tests.adapters.persistence.history import T0, record_history
 
 url, workflow, day, batches, per_batch = sys.argv[1:]
-work = WorkLog(env=parse_database_url(url).env("work"))
+database = parse_database_url(url)
+with database.opening():  # as every Auxot process starts: table creation one at a time
+    work = WorkLog(env=database.env("work"))
 for n in range(int(batches)):
     start = T0 + timedelta(days=int(day), minutes=n)
     record_history(work, int(per_batch), UUID(workflow), start=start, batch=int(per_batch))

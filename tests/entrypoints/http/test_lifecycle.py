@@ -4,7 +4,6 @@ cancel, re-run, the synchronous ``?wait=N`` option, and their 401/404 rules."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -298,7 +297,7 @@ def test_waiting_requests_hold_no_thread_of_the_server(live: Live, client: httpx
     waiters = 45
     recorded_before = live.service.work.recorder.max_notification_id() or 0
 
-    async def scenario() -> tuple[list[int], float, int]:
+    async def scenario() -> tuple[list[int], int]:
         limits = httpx.Limits(max_connections=waiters + 5)
         async with httpx.AsyncClient(base_url=live.base_url, timeout=30, limits=limits) as ac:
             url = f"/v1/intake/{live.intake_id}?wait=3"
@@ -311,15 +310,14 @@ def test_waiting_requests_hold_no_thread_of_the_server(live: Live, client: httpx
                 recorded_before + waiters
             ):
                 await asyncio.sleep(0.01)  # polling a condition, bounded by the test timeout
-            started = time.monotonic()
             health = await ac.get("/health")
-            took = time.monotonic() - started
+            # Answered while every waiter still waits (each for up to 3 s): /health did
+            # not queue behind them. No clock is read: the order of events is the proof.
             still_waiting = sum(not post.done() for post in posts)
             statuses = [(await post).status_code for post in posts]
             assert health.status_code == 200
-            return statuses, took, still_waiting
+            return statuses, still_waiting
 
-    statuses, took, still_waiting = asyncio.run(asyncio.wait_for(scenario(), 60))
+    statuses, still_waiting = asyncio.run(asyncio.wait_for(scenario(), 60))
     assert still_waiting == waiters
-    assert took < 1.0
     assert statuses == [202] * waiters
