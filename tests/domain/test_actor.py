@@ -84,10 +84,12 @@ def test_a_new_event_class_gets_an_actor_with_no_code_of_its_own() -> None:
             times: int
 
             def apply(self, aggregate: object) -> None:
-                pass
+                assert isinstance(aggregate, Thing)
+                aggregate.times = self.times
 
     thing = Thing._create(Thing.Made, id=uuid4(), name="x")
     thing.trigger_event(Thing.Poked, times=2)
+    assert thing.times == 2  # an ordinary event in every other way
     made, poked = thing.collect_events()
     assert (made.actor, poked.actor) == ("unknown", "unknown")  # the application stamps it
     stamped = dataclasses.replace(poked, actor="cli:root")

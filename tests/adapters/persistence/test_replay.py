@@ -200,8 +200,6 @@ def audited_and_delivered(human: Human) -> None:
     service.complete_step(service.local_user("ann"), decided, "review", condition="approved")
     human.advance(decided)
 
-    deliveries = service.projections.get("deliveries")
-    assert deliveries is not None
     deliverer = Deliverer(
         service.work,
         service.deliveries,
@@ -213,8 +211,7 @@ def audited_and_delivered(human: Human) -> None:
         threads=2,
     )
     try:
-        while deliveries.catch_up():
-            pass
+        caught_up(service, "deliveries")
         assert deliverer.dispatch() == 2
         assert deliverer.wait_idle(10), "sends did not finish"
     finally:
@@ -248,11 +245,11 @@ class Progressed:
         self.last = (at, head)
 
 
-def caught_up(service: Service, name: str) -> None:
+def caught_up(service: Service, name: str) -> int:
+    """Run the projection ``name`` until nothing new is left; how many events it took."""
     projection = service.projections.get(name)
     assert projection is not None
-    while projection.catch_up():
-        pass
+    return sum(iter(projection.catch_up, 0))
 
 
 def audit_rows(service: Service) -> list[AuditRow]:
