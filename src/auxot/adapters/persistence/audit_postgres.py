@@ -9,7 +9,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Composable, Identifier
 
-from auxot.adapters.persistence.views_postgres import PostgresRebuildable, table
+from auxot.adapters.persistence.views_postgres import PostgresRebuildable
 from auxot.application.ports import AuditQuery, AuditRow
 
 _COLUMNS = SQL("stream, version, at, actor, key_id, team_id, resource, action, details")
@@ -22,7 +22,6 @@ class PostgresAuditView(PostgresRebuildable):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         name = self.tables[0]
-        self._table = table(datastore, name)
         self.sql_create_statements.extend(
             [
                 SQL(
@@ -30,12 +29,12 @@ class PostgresAuditView(PostgresRebuildable):
                     "stream uuid NOT NULL, version integer NOT NULL, at timestamptz NOT NULL, "
                     "actor text NOT NULL, key_id uuid, team_id uuid, resource text NOT NULL, "
                     "action text NOT NULL, details bytea NOT NULL, PRIMARY KEY (stream, version))"
-                ).format(self._table),
+                ).format(self._t),
                 SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (at, stream, version)").format(
-                    Identifier(f"{name}_at"), self._table
+                    Identifier(f"{name}_at"), self._t
                 ),
                 SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (team_id, at)").format(
-                    Identifier(f"{name}_team"), self._table
+                    Identifier(f"{name}_team"), self._t
                 ),
             ]
         )
@@ -47,7 +46,7 @@ class PostgresAuditView(PostgresRebuildable):
                     SQL(
                         "INSERT INTO {0} ({1}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
                         "ON CONFLICT (stream, version) DO NOTHING"
-                    ).format(self._table, _COLUMNS),
+                    ).format(self._t, _COLUMNS),
                     [
                         (
                             r.stream,
@@ -70,7 +69,7 @@ class PostgresAuditView(PostgresRebuildable):
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
                 SQL("SELECT {0} FROM {1} WHERE {2} ORDER BY at, stream, version LIMIT %s").format(
-                    _COLUMNS, self._table, where
+                    _COLUMNS, self._t, where
                 ),
                 (*params, query.limit),
             )

@@ -24,10 +24,6 @@ _COLUMNS = "stream, version, at, actor, key_id, team_id, resource, action, detai
 class SQLiteAuditView(SQLiteRebuildable):
     TABLES = ("audit_log",)
 
-    @property
-    def _t(self) -> str:
-        return self.tables[0]
-
     def construct_create_table_statements(self) -> list[str]:
         t = self._t
         return [

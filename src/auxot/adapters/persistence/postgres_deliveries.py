@@ -11,7 +11,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Identifier
 
-from auxot.adapters.persistence.views_postgres import PostgresRebuildable, table
+from auxot.adapters.persistence.views_postgres import PostgresRebuildable
 from auxot.application.ports import DeliveryRow
 
 _FIELDS = ("work_id", "webhook_id", "team_id", "status", "scheduled_at", "due_at", "record")
@@ -24,7 +24,6 @@ class PostgresDeliveryView(PostgresRebuildable):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         name = self.tables[0]
-        self._table = table(datastore, name)
         self.sql_create_statements.extend(
             [
                 SQL(
@@ -32,13 +31,13 @@ class PostgresDeliveryView(PostgresRebuildable):
                     "work_id uuid PRIMARY KEY, webhook_id text NOT NULL, team_id uuid NOT NULL, "
                     "status text NOT NULL, scheduled_at timestamptz NOT NULL, "
                     "due_at timestamptz, record bytea NOT NULL)"
-                ).format(self._table),
+                ).format(self._t),
                 SQL(
                     "CREATE INDEX IF NOT EXISTS {0} ON {1} (due_at) WHERE due_at IS NOT NULL"
-                ).format(Identifier(f"{name}_due"), self._table),
+                ).format(Identifier(f"{name}_due"), self._t),
                 SQL(
                     "CREATE INDEX IF NOT EXISTS {0} ON {1} (team_id, status, scheduled_at, work_id)"
-                ).format(Identifier(f"{name}_list"), self._table),
+                ).format(Identifier(f"{name}_list"), self._t),
             ]
         )
 
@@ -51,7 +50,7 @@ class PostgresDeliveryView(PostgresRebuildable):
                         "INSERT INTO {0} ({1}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
                         "ON CONFLICT (work_id) DO UPDATE SET status = EXCLUDED.status, "
                         "due_at = EXCLUDED.due_at, record = EXCLUDED.record"
-                    ).format(self._table, _COLUMNS),
+                    ).format(self._t, _COLUMNS),
                     [_params(r) for r in rows],
                 )
             self._insert_tracking(curs, tracking)
@@ -62,7 +61,7 @@ class PostgresDeliveryView(PostgresRebuildable):
                 SQL(
                     "SELECT work_id FROM {0} WHERE due_at IS NOT NULL AND due_at <= %s "
                     "ORDER BY due_at, work_id LIMIT %s"
-                ).format(self._table),
+                ).format(self._t),
                 (now, limit),
                 prepare=True,
             )
@@ -83,7 +82,7 @@ class PostgresDeliveryView(PostgresRebuildable):
                     "AND (%s::uuid[] IS NULL OR team_id = ANY(%s::uuid[])) "
                     "AND (%s::text IS NULL OR status = %s) "
                     "ORDER BY scheduled_at, work_id LIMIT %s"
-                ).format(self._table, _COLUMNS),
+                ).format(self._t, _COLUMNS),
                 (*position, _teams(teams), _teams(teams), status, status, limit),
             )
             return [_row(r) for r in curs.fetchall()]

@@ -18,10 +18,6 @@ _COLUMNS = "work_id, webhook_id, team_id, status, scheduled_at, due_at, record"
 class SQLiteDeliveryView(SQLiteRebuildable):
     TABLES = ("callback_deliveries",)
 
-    @property
-    def _t(self) -> str:
-        return self.tables[0]
-
     def construct_create_table_statements(self) -> list[str]:
         t = self._t
         return [

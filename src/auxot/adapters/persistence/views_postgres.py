@@ -44,6 +44,12 @@ class PostgresRebuildable(PostgresTrackingRecorder):
     def tables(self) -> tuple[str, ...]:
         return tuple(self.prefix + name for name in self.TABLES)
 
+    @property
+    def _t(self) -> Composed:
+        """The (first) table, prefixed and qualified: what a one-table view's
+        statements name."""
+        return table(self.datastore, self.tables[0])
+
     def _sql_tables(self) -> list[Composed]:
         return [table(self.datastore, name) for name in self.tables]
 
@@ -129,7 +135,6 @@ class PostgresIndexView(PostgresRebuildable):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         name = self.tables[0]
-        self._t = table(datastore, name)
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {0} ("

@@ -36,6 +36,11 @@ class SQLiteRebuildable(SQLiteTrackingRecorder):
     def tables(self) -> tuple[str, ...]:
         return tuple(self.prefix + table for table in self.TABLES)
 
+    @property
+    def _t(self) -> str:
+        """The (first) table, prefixed: what a one-table view's statements name."""
+        return self.tables[0]
+
     def shadow(self, *keys: str) -> Self:
         shadow = type(self)(self.datastore, prefix=SHADOW_PREFIX + self.prefix)
         # All under the write lock: the library's create_table reads before it writes,
@@ -83,10 +88,6 @@ _INDEX_COLUMNS = (
 
 class SQLiteIndexView(SQLiteRebuildable):
     TABLES = ("work_index",)
-
-    @property
-    def _t(self) -> str:
-        return self.tables[0]
 
     def construct_create_table_statements(self) -> list[str]:
         t = self._t
