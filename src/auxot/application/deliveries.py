@@ -14,7 +14,7 @@ import attrs
 from eventsourcing.application import AggregateNotFoundError
 
 from auxot.application.delivery_records import DeliveryRecord, delivery_record
-from auxot.application.keys import Caller
+from auxot.application.keys import Caller, actor_of
 from auxot.application.lifecycle import ConflictError, Lifecycle
 from auxot.application.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor
 from auxot.application.refs import parse_ref
@@ -74,7 +74,7 @@ class Deliveries:
             raise NotFoundError("delivery")
         self._visible_item(caller, work_id)
 
-        actor = self.local if caller is None else caller.actor
+        actor = actor_of(caller, self.local)
 
         def attempt() -> WorkItem:
             item = self.service.work.item(work_id)

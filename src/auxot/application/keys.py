@@ -70,6 +70,12 @@ class UnknownTeamError(LookupError):
     pass
 
 
+def actor_of(caller: Caller | None, local: Actor) -> Actor:
+    """Who acts: the caller's key, or ``local`` (the CLI's user, or the embedding
+    application) for a caller of None."""
+    return local if caller is None else caller.actor
+
+
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 

@@ -17,7 +17,7 @@ from uuid import UUID
 import attrs
 
 from auxot.application.errors import ForbiddenError
-from auxot.application.keys import Caller
+from auxot.application.keys import Caller, actor_of
 from auxot.application.ports import WorkRow
 from auxot.application.records import encode_record
 from auxot.application.saving import retrying
@@ -59,7 +59,7 @@ class Lifecycle:
     application (``system``)."""
 
     def actor(self, caller: Caller | None) -> Actor:
-        return self.local if caller is None else caller.actor
+        return actor_of(caller, self.local)
 
     # -- workflows ----------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ import attrs
 from eventsourcing.application import AggregateNotFoundError
 
 from auxot.application.errors import ForbiddenError, NotFoundError
-from auxot.application.keys import Caller
+from auxot.application.keys import Caller, actor_of
 from auxot.application.ports import Ids
 from auxot.application.saving import retrying
 from auxot.domain.actor import SYSTEM, Actor
@@ -101,7 +101,7 @@ class IntakeSecrets:
         return self._change(intake_id, issue, actor or self.local)
 
     def _actor(self, caller: Caller | None) -> Actor:
-        return self.local if caller is None else caller.actor
+        return actor_of(caller, self.local)
 
     def _administered(self, caller: Caller | None, intake_id: UUID) -> None:
         directory = self.service.directory
